@@ -1,0 +1,92 @@
+"""Where the numbers come from: data file hash, synthetic or not, versions, commit."""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from . import config
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sidecar_path(cohort: Path) -> Path:
+    return cohort.with_name(cohort.name + config.SYNTHETIC_SIDECAR_SUFFIX)
+
+
+def read_sidecar(cohort: Path) -> dict | None:
+    """The generator's record for `cohort`, if it exists and still matches the bytes."""
+    side = sidecar_path(cohort)
+    if not side.is_file() or not cohort.is_file():
+        return None
+    try:
+        record = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if record.get("sha256") == sha256_file(cohort) else None
+
+
+@dataclass(frozen=True)
+class DataFingerprint:
+    path: Path
+    sha256: str
+    synthetic: bool
+    seed: int | None
+    n: int | None
+
+    @property
+    def short(self) -> str:
+        return self.sha256[:12]
+
+    @property
+    def description(self) -> str:
+        if self.synthetic:
+            return f"SYNTHETIC cohort (seed {self.seed}, n = {self.n}), not real patients"
+        return "author-supplied cohort file"
+
+
+def data_fingerprint(path: Path | None = None) -> DataFingerprint:
+    path = Path(path) if path else config.cohort_path()
+    record = read_sidecar(path)
+    return DataFingerprint(
+        path=path,
+        sha256=sha256_file(path),
+        synthetic=record is not None,
+        seed=record.get("seed") if record else None,
+        n=record.get("n") if record else None,
+    )
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=config.ROOT,
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=config.ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return out + ("+local changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+KEY_PACKAGES = ["jupyter-book", "myst-nb", "sphinx", "numpy", "pandas", "scipy", "statsmodels",
+                "matplotlib", "seaborn", "tableone", "pandera"]
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in KEY_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found

@@ -1,0 +1,74 @@
+"""The published numbers (data/published.csv) and what the current data yields for each.
+
+Each target row names a variable, a statistic and, where needed, a level
+(a category, the value 1 of a 0/1 variable, or the time point of an MCID share).
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from . import config
+from .analysis import derive
+from .stats import mcid_summary, median_iqr, round_half_up
+
+#: Cohort size of the published study; counts in the targets are out of this many patients.
+COHORT_N = 274
+
+STATUS_MATCH, STATUS_DIFF, STATUS_ASSUMED = "matches", "differs", "not published (assumption)"
+
+
+def load_targets() -> pd.DataFrame:
+    targets = pd.read_csv(config.PUBLISHED_TARGETS, dtype={"level": str}, keep_default_na=False,
+                          na_values={"valid_n": [""]})
+    targets["assumption"] = targets["assumption"].eq("yes")
+    return targets
+
+
+def _level_mask(series: pd.Series, level: str) -> pd.Series:
+    if isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == object or pd.api.types.is_string_dtype(series):
+        return series.astype(object) == level
+    return series == float(level)
+
+
+def compute(data: pd.DataFrame, variable: str, statistic: str, level: str = "") -> float:
+    """One statistic of the derived cohort `data` (see `analysis.derive`)."""
+    if statistic == "mcid_pct":
+        return mcid_summary(data[f"{variable}_start"], data[f"{variable}_{level}"], variable).pct
+    series = data[variable]
+    valid = series.dropna()
+    if statistic == "count":
+        return float(len(valid))
+    if statistic in ("n", "pct"):
+        k = float(_level_mask(valid, level).sum())
+        return k if statistic == "n" else (100 * k / len(valid) if len(valid) else math.nan)
+    numbers = valid.astype(float)
+    if statistic in ("median", "q1", "q3"):
+        median, q1, q3 = median_iqr(numbers)
+        return {"median": median, "q1": q1, "q3": q3}[statistic]
+    if statistic == "mean":
+        return float(numbers.mean())
+    if statistic == "sd":
+        return float(numbers.std(ddof=1))
+    if statistic == "min":
+        return float(numbers.min())
+    if statistic == "max":
+        return float(numbers.max())
+    raise ValueError(f"unknown statistic {statistic!r} in {config.PUBLISHED_TARGETS.name}")
+
+
+def audit(cohort: pd.DataFrame) -> pd.DataFrame:
+    """Every published target beside the value the cohort yields, at the published precision."""
+    data = derive(cohort)
+    rows = []
+    for t in load_targets().itertuples(index=False):
+        value = compute(data, t.variable, t.statistic, t.level)
+        rounded = round_half_up(value, int(t.decimals))
+        if t.assumption:
+            status = STATUS_ASSUMED
+        else:
+            status = STATUS_MATCH if rounded == t.value else STATUS_DIFF
+        rows.append({"key": t.key, "section": t.section, "label": t.label, "published": t.value,
+                     "computed": rounded, "decimals": int(t.decimals), "source": t.source, "status": status})
+    return pd.DataFrame(rows)

@@ -1,0 +1,145 @@
+"""The cohort contract: one row per patient, one definition per column.
+
+`FIELDS` is the single source of truth. The pandera schema that validates a
+file and the data dictionary (data/README.md and the book's dictionary page)
+are both generated from it, so they cannot drift apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+from . import config
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str  # "id", "int", "float", "binary" or "category"
+    description: str
+    required: bool = True  # False: the cell may be empty (missing)
+    lo: float | None = None
+    hi: float | None = None
+    unit: str = ""
+
+    @property
+    def levels(self) -> list[str] | None:
+        return config.CATEGORIES.get(self.name)
+
+    @property
+    def allowed(self) -> str:
+        """Human-readable rule, used in error messages and the dictionary."""
+        if self.kind == "id":
+            return "unique, non-empty text"
+        if self.kind == "binary":
+            return "0 or 1"
+        if self.kind == "category":
+            return ", ".join(self.levels)
+        if self.hi is None:
+            return f"≥ {_fmt(self.lo)}"
+        return f"{_fmt(self.lo)}–{_fmt(self.hi)}"
+
+    @property
+    def type_label(self) -> str:
+        return {"id": "text", "int": "integer", "float": "decimal", "binary": "0/1",
+                "category": "category"}[self.kind]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+_OUTCOME_TIMES = {"start": "at the start of rehabilitation", "discharge": "at discharge",
+                  "1y": "1 year after discharge"}
+_OUTCOME_DESCRIPTIONS = {
+    "nprs": ("Pain intensity, Numeric Pain Rating Scale (0 = no pain, 10 = worst imaginable)", "int", 10, "points"),
+    "dri": ("Disability Rating Index, mean of 12 VAS items (0 = no difficulty, 100 = cannot do at all)", "float", 100, "mm"),
+    "eqvas": ("Overall health, EQ-VAS (0 = worst, 100 = best imaginable health)", "int", 100, "mm"),
+}
+
+
+def _fields() -> list[Field]:
+    fields = [
+        Field("patient_id", "id", "Pseudonymous patient identifier (never a personal identity number)"),
+        Field("age", "int", "Age at the start of rehabilitation", lo=18, hi=100, unit="years"),
+        Field("sex", "category", "Sex"),
+        Field("bmi", "float", "Body mass index", lo=12, hi=70, unit="kg/m²"),
+        Field("smoker", "binary", "Current smoker"),
+        Field("pain_duration_days", "int", "Duration of pain at the start (chronic: more than 3 months)",
+              lo=90, unit="days"),
+        Field("pain_distribution", "category", "Pain distribution", required=False),
+        Field("main_pain_location", "category", "Main pain location", required=False),
+        Field("pain_management", "int", "Self-rated ability to reduce pain (0 = none, 6 = full); 0–2 counts as low",
+              required=False, lo=0, hi=6, unit="points"),
+        Field("physically_active", "binary", "Physically active at least 150 minutes a week", required=False),
+        Field("anxiety_depression", "binary", "Anxious or depressed (EQ-5D anxiety/depression item above 'none')"),
+        Field("n_goals", "int", "Individual rehabilitation goals set at the start", lo=0, unit="goals"),
+        Field("n_sessions", "int", "Physiotherapy sessions attended", lo=1, unit="sessions"),
+        Field("program_days", "int", "Length of the program, first to last session", lo=0, unit="days"),
+    ]
+    fields += [Field(col, "binary", f"Received: {label}") for col, label in config.INTERVENTIONS.items()]
+    for stem, (text, kind, hi, unit) in _OUTCOME_DESCRIPTIONS.items():
+        for time, when in _OUTCOME_TIMES.items():
+            fields.append(Field(f"{stem}_{time}", kind, f"{text}, {when}", required=False,
+                                lo=0, hi=hi, unit=unit))
+    return fields
+
+
+FIELDS: list[Field] = _fields()
+FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+COLUMNS: list[str] = [f.name for f in FIELDS]
+
+#: Cross-column rules: a later measurement needs the start value it is compared with.
+LATER_NEEDS_START = [(f"{stem}_{time}", f"{stem}_start")
+                     for stem in config.OUTCOMES for time in ("discharge", "1y")]
+
+
+def later_needs_start_rule(later: str, start: str) -> str:
+    return f"{later} is filled but {start} is empty (a change needs its start value)"
+
+
+def _column(field: Field) -> pa.Column:
+    checks = []
+    if field.kind == "binary":
+        checks.append(pa.Check.isin([0, 1]))
+    elif field.kind == "category":
+        checks.append(pa.Check.isin(field.levels))
+    elif field.kind == "id":
+        checks.append(pa.Check.str_length(min_value=1))
+    elif field.hi is None:
+        checks.append(pa.Check.ge(field.lo))
+    else:
+        checks.append(pa.Check.in_range(field.lo, field.hi))
+    dtype = {"id": str, "category": str}.get(field.kind, float)
+    return pa.Column(dtype, checks, nullable=not field.required, unique=field.kind == "id",
+                     title=field.type_label, description=field.description)
+
+
+def pandera_schema() -> pa.DataFrameSchema:
+    """Schema of a parsed cohort (numbers already float, categories still text)."""
+    wide = [pa.Check(lambda df, later=later, start=start: ~(df[later].notna() & df[start].isna()),
+                     name=later_needs_start_rule(later, start))
+            for later, start in LATER_NEEDS_START]
+    return pa.DataFrameSchema({f.name: _column(f) for f in FIELDS}, checks=wide, strict=False,
+                              name="cohort")
+
+
+def data_dictionary() -> pd.DataFrame:
+    """The data dictionary as a table, generated from FIELDS."""
+    return pd.DataFrame({
+        "column": [f.name for f in FIELDS],
+        "type": [f.type_label for f in FIELDS],
+        "allowed": [f.allowed for f in FIELDS],
+        "unit": [f.unit for f in FIELDS],
+        "may be empty": ["yes" if not f.required else "no" for f in FIELDS],
+        "description": [f.description for f in FIELDS],
+    })
+
+
+def data_dictionary_markdown() -> str:
+    table = data_dictionary()
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"

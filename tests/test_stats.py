@@ -1,0 +1,320 @@
+"""Tests of cmprehab.stats against independently computed values."""
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from cmprehab import config
+from cmprehab import stats as S
+
+# Any warning raised while a test runs (e.g. from scipy on a degenerate input)
+# is a failure: the helpers must handle edge cases themselves.
+pytestmark = pytest.mark.filterwarnings("error")
+
+
+# --------------------------------------------------------------------------
+# Wilson interval
+# --------------------------------------------------------------------------
+
+def wilson_by_hand(k, n, confidence=0.95):
+    """Wilson score interval from its textbook formula (Newcombe 1998, method 3)."""
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+@pytest.mark.parametrize("k,n", [(1, 10), (3, 7), (45, 100), (194, 274), (0, 5), (5, 5), (114, 274)])
+def test_wilson_matches_formula(k, n):
+    low, high = S.wilson_ci(k, n)
+    exp_low, exp_high = wilson_by_hand(k, n)
+    assert low == pytest.approx(exp_low, abs=1e-12)
+    assert high == pytest.approx(exp_high, abs=1e-12)
+
+
+def test_wilson_other_confidence_matches_formula():
+    low, high = S.wilson_ci(12, 40, confidence=0.90)
+    assert (low, high) == pytest.approx(wilson_by_hand(12, 40, 0.90), abs=1e-12)
+
+
+@pytest.mark.parametrize("k,n,expected", [
+    (0, 10, (0.0, 0.2775)),
+    (10, 10, (0.7225, 1.0)),
+    (45, 100, (0.3561, 0.5476)),
+])
+def test_wilson_textbook_values(k, n, expected):
+    assert S.wilson_ci(k, n) == pytest.approx(expected, abs=5e-5)
+
+
+def test_wilson_bounds_stay_in_unit_interval():
+    assert S.wilson_ci(0, 10)[0] == 0.0
+    assert S.wilson_ci(10, 10)[1] == 1.0
+
+
+def test_wilson_n_zero_is_nan():
+    low, high = S.wilson_ci(0, 0)
+    assert math.isnan(low) and math.isnan(high)
+
+
+@pytest.mark.parametrize("k,n", [(11, 10), (-1, 10), (0, -1)])
+def test_wilson_invalid_counts_raise(k, n):
+    with pytest.raises(ValueError):
+        S.wilson_ci(k, n)
+
+
+@pytest.mark.parametrize("k,n", [(2.5, 10), (2, 10.0), (True, 10), ("2", 10)])
+def test_wilson_non_integer_counts_raise(k, n):
+    with pytest.raises(TypeError):
+        S.wilson_ci(k, n)
+
+
+def test_wilson_accepts_numpy_integers():
+    assert S.wilson_ci(np.int64(45), np.int64(100)) == pytest.approx(wilson_by_hand(45, 100))
+
+
+# --------------------------------------------------------------------------
+# Proportion
+# --------------------------------------------------------------------------
+
+def test_proportion_in_percent():
+    p = S.proportion(45, 100)
+    low, high = wilson_by_hand(45, 100)
+    assert (p.k, p.n, p.pct) == (45, 100, 45.0)
+    assert (p.low, p.high) == pytest.approx((100 * low, 100 * high))
+
+
+def test_proportion_n_zero():
+    p = S.proportion(0, 0)
+    assert (p.k, p.n) == (0, 0)
+    assert all(math.isnan(v) for v in (p.pct, p.low, p.high))
+
+
+def test_proportion_is_frozen():
+    with pytest.raises(AttributeError):
+        S.proportion(1, 2).k = 2
+
+
+@pytest.mark.parametrize("values,dtype", [
+    ([True, False, None, True, pd.NA, False, True], object),
+    ([True, False, None, True, pd.NA, False, True], "boolean"),
+    ([1.0, 0.0, np.nan, 1.0, np.nan, 0.0, 1.0], float),
+    ([1, 0, None, 1, None, 0, 1], "Int64"),
+])
+def test_proportion_of_ignores_missing(values, dtype):
+    p = S.proportion_of(pd.Series(values, dtype=dtype))
+    assert (p.k, p.n) == (3, 5)
+    assert p.pct == pytest.approx(60.0)
+
+
+def test_proportion_of_all_missing():
+    p = S.proportion_of(pd.Series([pd.NA, pd.NA], dtype="boolean"))
+    assert (p.k, p.n) == (0, 0) and math.isnan(p.pct)
+
+
+def test_proportion_of_rejects_non_boolean():
+    with pytest.raises(ValueError):
+        S.proportion_of(pd.Series([0, 1, 2]))
+
+
+# --------------------------------------------------------------------------
+# Change and MCID
+# --------------------------------------------------------------------------
+
+def test_change_is_later_minus_start_with_missing():
+    start = pd.Series([7, 5, pd.NA, 3], dtype="Int64")
+    later = pd.Series([4.5, None, 2.0, 6.0], dtype="Float64")
+    out = S.change(start, later, "nprs")
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out.to_numpy(), [-2.5, np.nan, np.nan, 3.0])
+
+
+def test_change_unknown_instrument_raises():
+    with pytest.raises(KeyError):
+        S.change(pd.Series([1.0]), pd.Series([2.0]), "vas")
+
+
+def _as_list(series):
+    """Nullable boolean Series as a list of True / False / None."""
+    return [None if v is pd.NA else bool(v) for v in series]
+
+
+def test_mcid_decrease_instrument_nprs():
+    # direction -1, threshold 2: improvement = start - later
+    start = pd.Series([8, 8, 8, 8, 8, pd.NA], dtype="Int64")
+    later = pd.Series([5, 6, 7, 10, pd.NA, 3], dtype="Int64")
+    out = S.mcid_reached(start, later, "nprs")
+    assert str(out.dtype) == "boolean"
+    assert _as_list(out) == [True, True, False, False, None, None]
+
+
+def test_mcid_increase_instrument_eqvas():
+    # direction +1, threshold 10: improvement = later - start
+    start = pd.Series([50.0, 50.0, 50.0, 50.0, np.nan])
+    later = pd.Series([65.0, 60.0, 59.9, 30.0, 90.0])
+    assert _as_list(S.mcid_reached(start, later, "eqvas")) == [True, True, False, False, None]
+
+
+def test_mcid_exact_threshold_despite_float_error():
+    # In binary floating point these one-decimal changes of exactly 10 fall
+    # short of 10 (32.3 - 22.3 == 9.999999999999996); 49.3 - 39.3 happens to
+    # come out exact, and must of course count too.
+    assert 32.3 - 22.3 < 10.0 and 64.1 - 54.1 < 10.0 and 2.3 - 0.3 < 2.0
+    start = pd.Series([32.3, 64.1, 49.3, 32.3])
+    later = pd.Series([22.3, 54.1, 39.3, 22.4])
+    assert _as_list(S.mcid_reached(start, later, "dri")) == [True, True, True, False]
+    # the same edge case in the increasing direction
+    assert _as_list(S.mcid_reached(later, start, "eqvas")) == [True, True, True, False]
+    # and on the NPRS threshold of 2
+    assert _as_list(S.mcid_reached(pd.Series([2.3]), pd.Series([0.3]), "nprs")) == [True]
+
+
+def test_mcid_custom_threshold_and_default_from_config():
+    start, later = pd.Series([8.0, 8.0]), pd.Series([5.0, 6.0])
+    assert config.MCID["nprs"]["threshold"] == 2.0
+    assert _as_list(S.mcid_reached(start, later, "nprs", threshold=3)) == [True, False]
+
+
+def test_mcid_aligns_by_index():
+    start = pd.Series([8.0, 5.0], index=["a", "b"])
+    later = pd.Series([5.0, 4.0], index=["b", "a"])  # a: 8 -> 4, b: 5 -> 5
+    out = S.mcid_reached(start, later, "nprs")
+    assert bool(out["a"]) is True
+    assert bool(out["b"]) is False
+
+
+def test_mcid_summary_denominator_is_complete_pairs():
+    start = pd.Series([7, 7, 7, 7, pd.NA, 6], dtype="Int64")
+    later = pd.Series([3, 5, 6, 8, 2, pd.NA], dtype="Int64")
+    p = S.mcid_summary(start, later, "nprs")
+    assert (p.k, p.n) == (2, 4)
+    low, high = wilson_by_hand(2, 4)
+    assert (p.pct, p.low, p.high) == pytest.approx((50.0, 100 * low, 100 * high))
+
+
+# --------------------------------------------------------------------------
+# Wilcoxon signed-rank test and rank-biserial correlation
+# --------------------------------------------------------------------------
+
+def test_wilcoxon_hand_example():
+    # differences [1, 2, -3, 4, 5]: ranks 1..5, R+ = 12, R- = 3
+    start = pd.Series([10, 10, 10, 10, 10])
+    later = pd.Series([11, 12, 7, 14, 15])
+    res = S.wilcoxon_change(start, later)
+    assert (res.n_pairs, res.n_nonzero) == (5, 5)
+    assert res.rank_biserial == pytest.approx((1 + 2 + 4 + 5 - 3) / 15)  # 0.6
+    assert res.statistic == 3.0  # min(R+, R-)
+    # exact two-sided p: subsets of {1..5} with rank sum <= 3 are
+    # {}, {1}, {2}, {3}, {1,2}: 5 of 32, doubled
+    assert res.p_value == pytest.approx(2 * 5 / 32)
+    assert (res.median_start, res.median_later, res.median_change) == (10.0, 12.0, 2.0)
+
+
+def test_rank_biserial_sign_and_ties():
+    # |d| = 1, 1, 2 -> average ranks 1.5, 1.5, 3; R+ = 4.5, R- = 1.5
+    assert S.rank_biserial([1, -1, 2, 0]) == pytest.approx((4.5 - 1.5) / 6)
+    assert S.rank_biserial([-1, -2, -3]) == -1.0
+    assert S.rank_biserial([1, 2, np.nan]) == 1.0
+    assert math.isnan(S.rank_biserial([0, 0]))
+
+
+def test_wilcoxon_matches_scipy_with_ties_zeros_and_missing():
+    rng = np.random.default_rng(1)
+    start = pd.Series(rng.integers(2, 11, 80), dtype="Int64")
+    later = pd.Series(np.clip(start.to_numpy(dtype=int) - rng.integers(-2, 5, 80), 0, 10), dtype="Int64")
+    start[[3, 17, 40]] = pd.NA
+    later[[5, 17, 61]] = pd.NA
+    res = S.wilcoxon_change(start, later)
+
+    keep = start.notna() & later.notna()
+    s = start[keep].to_numpy(dtype=float)
+    l = later[keep].to_numpy(dtype=float)
+    d = l - s
+    expected = scipy_stats.wilcoxon(d)  # scipy defaults: wilcox, two-sided, auto
+    assert res.n_pairs == 75 == len(d)
+    assert res.n_nonzero == np.count_nonzero(d)
+    assert res.n_nonzero < res.n_pairs  # the data do contain zeros
+    assert res.statistic == pytest.approx(expected.statistic)
+    assert res.p_value == pytest.approx(expected.pvalue)
+    assert res.median_start == np.median(s)
+    assert res.median_later == np.median(l)
+    assert res.median_change == np.median(d)
+    nz = d[d != 0]
+    ranks = scipy_stats.rankdata(np.abs(nz))
+    assert res.rank_biserial == pytest.approx((ranks[nz > 0].sum() - ranks[nz < 0].sum()) / ranks.sum())
+    assert res.rank_biserial < 0  # later values are mostly lower
+
+
+def test_wilcoxon_all_differences_zero():
+    res = S.wilcoxon_change(pd.Series([3, 4, 5, np.nan]), pd.Series([3, 4, 5, 6]))
+    assert (res.n_pairs, res.n_nonzero) == (3, 0)
+    assert res.median_change == 0.0 and res.median_start == 4.0
+    assert all(math.isnan(v) for v in (res.statistic, res.p_value, res.rank_biserial))
+
+
+@pytest.mark.parametrize("start,later", [
+    (pd.Series([1.0, np.nan]), pd.Series([np.nan, 2.0])),
+    (pd.Series([pd.NA, pd.NA], dtype="Int64"), pd.Series([pd.NA, pd.NA], dtype="Float64")),
+    (pd.Series([], dtype=float), pd.Series([], dtype=float)),
+])
+def test_wilcoxon_no_pairs(start, later):
+    res = S.wilcoxon_change(start, later)
+    assert (res.n_pairs, res.n_nonzero) == (0, 0)
+    assert all(math.isnan(v) for v in (res.median_start, res.median_later, res.median_change,
+                                      res.statistic, res.p_value, res.rank_biserial))
+
+
+# --------------------------------------------------------------------------
+# Median and quartiles
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("values", [[5.0], [1, 2], [7, 5, 8, 3, 9, 6], [1, 2, 3, 4, 10, 20, 30]])
+def test_median_iqr_matches_numpy(values):
+    med, q1, q3 = S.median_iqr(pd.Series(values + [None], dtype="Float64"))
+    arr = np.asarray(values, dtype=float)
+    assert med == np.median(arr)
+    assert (q1, q3) == pytest.approx(tuple(np.percentile(arr, [25, 75])))
+
+
+def test_median_iqr_hand_value():
+    # 1, 2, 3, 4: q1 at position 0.75 -> 1.75, q3 at position 2.25 -> 3.25
+    assert S.median_iqr(pd.Series([4, pd.NA, 1, 3, 2], dtype="Int64")) == (2.5, 1.75, 3.25)
+
+
+def test_median_iqr_all_missing():
+    assert all(math.isnan(v) for v in S.median_iqr(pd.Series([pd.NA, pd.NA], dtype="Int64")))
+    assert all(math.isnan(v) for v in S.median_iqr(pd.Series([], dtype=float)))
+
+
+# --------------------------------------------------------------------------
+# Rounding as published
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("x,decimals,expected", [
+    (0.5, 0, 1.0),
+    (2.5, 0, 3.0),      # round(2.5) == 2 (banker's rounding)
+    (13.35, 1, 13.4),   # round(13.35, 1) == 13.3: the float is 13.3499999...
+    (41.6, 0, 42.0),
+    (1.005, 2, 1.01),
+    (-2.5, 0, -3.0),    # halves go away from zero
+    (49.0, 0, 49.0),
+    (1234.5, -2, 1200.0),
+    (np.float64(2.5), 0, 3.0),
+])
+def test_round_half_up(x, decimals, expected):
+    assert S.round_half_up(x, decimals) == expected
+
+
+def test_round_half_up_differs_from_builtin():
+    assert round(2.5) == 2 and round(13.35, 1) == 13.3
+    assert S.round_half_up(2.5, 0) == 3 and S.round_half_up(13.35, 1) == 13.4
+
+
+@pytest.mark.parametrize("missing", [np.nan, float("nan"), None, pd.NA])
+def test_round_half_up_missing(missing):
+    assert math.isnan(S.round_half_up(missing, 1))
