@@ -1,0 +1,57 @@
+# Build and test the book from a fresh clone:  make book  |  make test
+# Nothing is downloaded at build or run time; `venv` and `vendor` fetch from
+# PyPI / npm once, pinned by requirements-lock.txt and package-lock.json.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := book
+.DELETE_ON_ERROR:
+
+PYTHON_BOOTSTRAP ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# Stamp files make `venv` and `vendor` no-ops until their inputs change.
+VENV_STAMP := $(VENV)/.requirements-installed
+
+MATHJAX_SRC   := node_modules/mathjax
+MATHJAX_DIR   := book_static/mathjax
+MATHJAX_STAMP := $(MATHJAX_DIR)/.vendored
+# What es5/tex-chtml.js loads: itself, its CHTML fonts, and the pieces it
+# lazy-loads on demand (TeX extensions via autoload, the context menu,
+# accessibility, English/Nemeth speech rules).
+MATHJAX_FILES := tex-chtml.js output/chtml/fonts input/tex/extensions ui a11y \
+                 sre/mathmaps/base.json sre/mathmaps/en.json sre/mathmaps/nemeth.json
+
+BOOK_ARGS ?=
+
+.PHONY: venv vendor book test clean distclean
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements.txt requirements-lock.txt
+	test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check --quiet -r requirements.txt -c requirements-lock.txt
+	touch $@
+
+vendor: $(MATHJAX_STAMP)
+
+# Not under _static/: Jupyter Book 1 injects every .js/.css found there into every page.
+$(MATHJAX_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf $(MATHJAX_DIR)
+	mkdir -p $(MATHJAX_DIR)
+	cd $(MATHJAX_SRC)/es5 && cp -R --parents $(MATHJAX_FILES) $(CURDIR)/$(MATHJAX_DIR)/
+	cp $(MATHJAX_SRC)/LICENSE $(MATHJAX_DIR)/LICENSE
+	touch $@
+
+book: venv vendor
+	$(PY) -m cmprehab.build $(BOOK_ARGS)
+
+test: venv vendor
+	$(PY) -m pytest
+
+clean:
+	rm -rf _build .pytest_cache $(MATHJAX_DIR) node_modules
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,67 @@
+"""Sphinx extension: a banner on every page naming the data the book was built from.
+
+At `config-inited` it fingerprints the cohort file (cmprehab.provenance, which
+honours $CMPREHAB_DATA) and sets sphinx-book-theme's `announcement` option, which
+the theme renders at the top of every page (also in print):
+
+    <div class="data-notice data-notice--synthetic" role="note" ...>
+      Synthetic data: ... (seed S, n = N) ... data SHA-256 <first 12 hex>
+    </div>
+"""
+from __future__ import annotations
+
+import html
+import sys
+from pathlib import Path
+
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the jupyter-book script does not put the book root on sys.path
+    sys.path.insert(0, str(ROOT))
+
+logger = logging.getLogger(__name__)
+
+
+def notice_text(fingerprint) -> str:
+    if fingerprint.synthetic:
+        return (f"Synthetic data: this book runs on a synthetic cohort (seed {fingerprint.seed}, "
+                f"n = {fingerprint.n}) generated to reproduce the published aggregates; "
+                "it contains no real patients.")
+    return "Author-supplied data file."
+
+
+def notice_html(fingerprint) -> str:
+    kind = "synthetic" if fingerprint.synthetic else "supplied"
+    return (f'<div class="data-notice data-notice--{kind}" role="note" '
+            f'data-sha256="{fingerprint.sha256}">'
+            f'{html.escape(notice_text(fingerprint))} '
+            f'<span class="data-notice__hash">data SHA-256 <code>{fingerprint.short}</code></span>'
+            '</div>')
+
+
+def set_announcement(app, config) -> None:
+    from cmprehab.provenance import data_fingerprint
+
+    try:
+        fingerprint = data_fingerprint()
+    except FileNotFoundError as err:
+        raise ExtensionError(
+            f"data_notice: cohort file not found: {err.filename}. Generate the synthetic "
+            "cohort or point CMPREHAB_DATA at an existing file.") from err
+    options = dict(config.html_theme_options or {})
+    banner = notice_html(fingerprint)
+    earlier = options.get("announcement") or ""
+    if earlier and not earlier.startswith("http"):
+        banner += earlier
+    options["announcement"] = banner
+    config.html_theme_options = options
+    logger.info("data_notice: %s, SHA-256 %s (%s)",
+                "synthetic" if fingerprint.synthetic else "author-supplied",
+                fingerprint.short, fingerprint.path)
+
+
+def setup(app):
+    app.connect("config-inited", set_announcement)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
