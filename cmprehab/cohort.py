@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,32 +99,58 @@ def _read_text_table(path: Path) -> pd.DataFrame:
             "save the file as UTF-8 CSV") from None
     if not text.strip():
         raise CohortError(f"{path}: file is empty (expected a header line and one row per patient)")
-    header = next(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    header = next(reader)
     if len(header) == 1:
         for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
             if sep in header[0]:
                 raise CohortError(f"{path}: line 1: columns are separated by {name}s ({sep!r}); "
                                   "the file must be comma-separated (CSV with ',')")
+    if not "".join(header).strip():
+        raise CohortError(f"{path}: line 1 is empty; the first line must be the header (the column names)")
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise CohortError(f"{path}: line 1: column(s) named more than once: {', '.join(duplicated)}")
+    rows, lines, ragged = [], [], []
     try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.ParserError as err:
-        raise CohortError(f"{path}: not a well-formed CSV file: {err}") from None
-    if raw.empty:
+        first = reader.line_num + 1  # line on which the next record starts
+        for record in reader:
+            if len(record) > 1 or "".join(record).strip():  # blank lines are skipped
+                if len(record) != len(header):
+                    ragged.append(_ragged(record, header, first))
+                rows.append(record)
+                lines.append(first)
+            first = reader.line_num + 1
+    except csv.Error as err:
+        raise CohortError(f"{path}: line {reader.line_num}: not a well-formed CSV file: {err}") from None
+    if ragged:
+        raise CohortValidationError(path, ragged)
+    if not rows:
         raise CohortError(f"{path}: has a header but no data rows (expected one row per patient)")
+    # Rows are indexed by their line in the file, so every problem names the line a reader sees.
+    raw = pd.DataFrame(rows, columns=header, index=lines, dtype=str)
     return raw.apply(lambda col: col.str.strip())
 
 
+def _ragged(record: list[str], header: list[str], line: int) -> Problem:
+    pid = record[header.index("patient_id")] if "patient_id" in header[: len(record)] else None
+    if len(record) > len(header):
+        why = ("a comma inside a cell? Write decimals with a point (25.3, not 25,3) "
+               "or put the cell in double quotes")
+    else:
+        why = "a cell is missing? Leave an empty cell between two commas (,,) instead of deleting it"
+    return Problem(None, line, pid or None,
+                   f"{len(record)} fields, but the header has {len(header)} ({why})")
+
+
 def _line(index: int) -> int:
-    return int(index) + 2  # header is line 1, first patient line 2
+    return int(index)  # rows are indexed by their line in the file (the header is line 1)
 
 
 def _pid(raw: pd.DataFrame, index) -> str | None:
     if index is None or "patient_id" not in raw.columns:
         return None
-    value = raw["patient_id"].iloc[int(index)]
+    value = raw["patient_id"].loc[index]
     return value or None
 
 
@@ -193,15 +221,16 @@ def _schema_problems(parsed: pd.DataFrame, raw: pd.DataFrame, already: list[Prob
         if case.schema_context == "DataFrameSchema":  # a cross-column rule: one problem per row
             column, rule, value = _check_columns_named(case.check)[0], case.check, None
             if index is not None:
-                value = raw[column].iloc[index]
+                value = raw[column].loc[index]
         else:
             column, rule, value = case.column, _rule_text(case.column, case.check), case.failure_case
         line = None if index is None else _line(index)
-        if (column, line) in unparseable or (column, line, rule) in seen:
+        involved = _check_columns_named(case.check) if case.schema_context == "DataFrameSchema" else [column]
+        if any((c, line) in unparseable for c in involved) or (column, line, rule) in seen:
             continue  # reported already: as unparseable, or by another column of a cross-column rule
         if field_kind(column) == "category" and isinstance(value, str):
-            near = difflib.get_close_matches(value.lower(), FIELD_BY_NAME[column].levels, n=1, cutoff=0.5)
-            rule += f" (did you mean {near[0]!r}?)" if near else ""
+            near = _suggest_level(column, value)
+            rule += f" (did you mean {near!r}?)" if near else ""
         seen.add((column, line, rule))
         problems.append(Problem(column, line, _pid(raw, index), rule, _plain(value)))
     return problems
@@ -212,12 +241,26 @@ def _check_columns_named(check_name: str) -> list[str]:
     return [word for word in check_name.split() if word in FIELD_BY_NAME]
 
 
+def _suggest_level(column: str, value: str) -> str | None:
+    """The level a misspelled category most likely means: same letters, a word of its label, or close."""
+    levels = FIELD_BY_NAME[column].levels
+    word = value.strip().lower()
+    for level in levels:
+        label_words = re.findall(r"[a-z]{3,}", config.CATEGORY_LABELS.get(level, "").lower())
+        if word == level or word in label_words:
+            return level
+    near = difflib.get_close_matches(word, levels, n=1, cutoff=0.5)
+    return near[0] if near else None
+
+
 def field_kind(column: str | None) -> str | None:
     field = FIELD_BY_NAME.get(column)
     return field.kind if field else None
 
 
 def _plain(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None  # an empty cell: the rule ("must not be empty") says it all
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

@@ -286,6 +286,11 @@ def write_cohort(df: pd.DataFrame, out: Path, seed: int, force: bool = False) ->
     with tempfile.NamedTemporaryFile("w", dir=out.parent, suffix=".tmp", delete=False, encoding="utf-8",
                                      newline="") as tmp:
         df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.1f")
+    # NamedTemporaryFile creates the file readable by its owner only (0600); give the CSV
+    # the permissions any new file gets (0666 minus the umask), like the sidecar.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp.name, 0o666 & ~umask)
     record = {"synthetic": True, "generator": "cmprehab.synth", "seed": seed, "n": len(df),
               "sha256": sha256_file(Path(tmp.name)),
               "command": f"python -m cmprehab.synth --seed {seed} --n {len(df)} --out {_shown(out)}",
