@@ -17,6 +17,8 @@ from .stats import mcid_summary, median_iqr, round_half_up
 COHORT_N = 274
 
 STATUS_MATCH, STATUS_DIFF, STATUS_ASSUMED = "matches", "differs", "not published (assumption)"
+#: Facts of the design (such as the inclusion years) that a patient file cannot yield.
+STATUS_REPORTED = "reported (not in the data)"
 
 
 def load_targets() -> pd.DataFrame:
@@ -24,6 +26,26 @@ def load_targets() -> pd.DataFrame:
                           na_values={"valid_n": [""]})
     targets["assumption"] = targets["assumption"].eq("yes")
     return targets
+
+
+def value(key: str) -> float:
+    """One published (or assumed) number by its key, for the prose."""
+    targets = load_targets().set_index("key")
+    if key not in targets.index:
+        raise KeyError(f"{key!r} is not a key of {config.PUBLISHED_TARGETS.name}")
+    return float(targets.loc[key, "value"])
+
+
+def assumptions() -> pd.DataFrame:
+    """What this project assumed: the MCID thresholds and the unpublished generator targets."""
+    rows = [{"what": f"MCID, {config.OUTCOMES[stem]['short']}", "value": spec["threshold"],
+             "where": "cmprehab/config.py (MCID)", "basis": spec["source"]}
+            for stem, spec in config.MCID.items()]
+    targets = load_targets()
+    rows += [{"what": t.label, "value": t.value, "where": f"data/published.csv ({t.key})",
+              "basis": "not published; chosen for the synthetic cohort"}
+             for t in targets[targets["assumption"]].itertuples(index=False)]
+    return pd.DataFrame(rows)
 
 
 def _level_mask(series: pd.Series, level: str) -> pd.Series:
@@ -63,6 +85,11 @@ def audit(cohort: pd.DataFrame) -> pd.DataFrame:
     data = derive(cohort)
     rows = []
     for t in load_targets().itertuples(index=False):
+        if t.statistic == "reported":
+            rows.append({"key": t.key, "section": t.section, "label": t.label, "published": t.value,
+                         "computed": math.nan, "decimals": int(t.decimals), "source": t.source,
+                         "status": STATUS_REPORTED})
+            continue
         value = compute(data, t.variable, t.statistic, t.level)
         rounded = round_half_up(value, int(t.decimals))
         if t.assumption:

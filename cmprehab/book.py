@@ -1,0 +1,103 @@
+"""Plumbing shared by the chapter notebooks: setup, gluing numbers, showing tables."""
+from __future__ import annotations
+
+import base64
+import math
+import re
+import warnings
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from . import config
+from .cohort import load_cohort
+from .figures import set_style
+from .provenance import data_fingerprint
+
+
+def setup() -> pd.DataFrame:
+    """Style every figure, silence known third-party deprecations, load and validate the cohort."""
+    # tableone 0.9.6 on pandas 3 and seaborn 0.13 on matplotlib 3.11 warn about their own internals.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="tableone")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="tableone")
+    warnings.filterwarnings("ignore", message=".*vert.*", category=DeprecationWarning)
+    pd.set_option("display.precision", 1)
+    set_style()
+    return load_cohort()
+
+
+def glue(name: str, value) -> None:
+    """Glue one number (as a plain Python value, never a numpy scalar) for the prose."""
+    from myst_nb import glue as _glue
+
+    if hasattr(value, "item"):
+        value = value.item()
+    _glue(name, value, display=False)
+
+
+def glue_text(name: str, text: str) -> None:
+    """Glue a piece of text computed from the data; paste it with {glue:md}`name`."""
+    from myst_nb import glue as _glue
+
+    _glue(name, Markdown(str(text)), display=False)
+
+
+def format_p(p: float) -> str:
+    """A p-value as journals print it: two significant digits, '< 0.0001' below that."""
+    if p is None or math.isnan(p):
+        return ""
+    return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
+
+
+def glue_share(prefix: str, share) -> None:
+    """Glue k, n, % and 95 % CI of a proportion as <prefix>_k, _n, _pct, _low, _high."""
+    get = share.get if isinstance(share, dict) else lambda key: getattr(share, key)
+    for key in ("k", "n", "pct", "low", "high"):
+        glue(f"{prefix}_{key}", get(key))
+
+
+def glue_fingerprint() -> None:
+    """Glue the data file's description and SHA-256 prefix (for pages that discuss the data)."""
+    fp = data_fingerprint()
+    glue("data_sha256", fp.short)
+    glue("data_description", fp.description)
+
+
+def markdown_table(table: pd.DataFrame, decimals: dict[str, int] | int = 1) -> str:
+    """A pipe table of `table` (index included unless it is a plain row number), floats at `decimals`."""
+    frame = table if isinstance(table.index, pd.RangeIndex) else table.reset_index()
+    def cell(column, value):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        if isinstance(value, float):
+            places = decimals.get(column, 1) if isinstance(decimals, dict) else decimals
+            return f"{value:.{places}f}"
+        return str(value).replace("|", "\\|").replace("\n", " ")
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" if pd.api.types.is_numeric_dtype(frame[c]) is False else "--:"
+                          for c in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(c, v) for c, v in zip(frame.columns, row)) + " |"
+            for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str, int] | int = 1,
+               csv: bool = True) -> None:
+    """Display a numbered, captioned table (MyST `table` directive) with a CSV download link."""
+    if not re.fullmatch(r"tbl-[a-z0-9-]+", name):
+        raise ValueError(f"table name {name!r} must look like 'tbl-some-name'")
+    text = f":::{{table}} {caption}\n:name: {name}\n:align: left\n\n{markdown_table(table, decimals)}\n:::\n"
+    if csv:
+        payload = base64.b64encode(table.to_csv().encode("utf-8")).decode("ascii")
+        filename = f"{name.removeprefix('tbl-')}.csv"
+        text += (f'\n<a class="table-download" download="{filename}" '
+                 f'href="data:text/csv;base64,{payload}">Download {filename}</a>\n')
+    display(Markdown(text))
+
+
+def show_figure(fig) -> None:
+    """Display a figure once and free it (the cell's metadata gives its caption and alt text)."""
+    import matplotlib.pyplot as plt
+
+    display(fig)
+    plt.close(fig)
