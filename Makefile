@@ -28,9 +28,12 @@ BOOK_ARGS ?=
 
 venv: $(VENV_STAMP)
 
-$(VENV_STAMP): requirements.txt requirements-lock.txt
+# The last step installs the package itself, editable, so notebook kernels and
+# tests import it from any folder.
+$(VENV_STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check --quiet -r requirements.txt -c requirements-lock.txt
+	$(PY) -m pip install --disable-pip-version-check --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 vendor: $(MATHJAX_STAMP)
