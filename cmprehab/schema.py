@@ -143,3 +143,7 @@ def data_dictionary_markdown() -> str:
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m cmprehab.schema: print the dictionary for data/README.md
+    print(data_dictionary_markdown(), end="")

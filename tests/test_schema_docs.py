@@ -1,0 +1,22 @@
+"""The data dictionary in data/README.md is the one the schema generates."""
+import re
+
+from cmprehab import config, schema
+
+
+def test_readme_dictionary_matches_schema():
+    text = (config.DATA_DIR / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- dictionary:start -->\n(.*?)<!-- dictionary:end -->", text, re.S)
+    assert block, "data/README.md has no dictionary block"
+    assert block.group(1) == schema.data_dictionary_markdown(), (
+        "data/README.md is out of date: regenerate the block with `python -m cmprehab.schema`")
+
+
+def test_dictionary_lists_every_column_once():
+    table = schema.data_dictionary()
+    assert list(table["column"]) == schema.COLUMNS
+    assert table["column"].is_unique
+
+
+def test_pandera_schema_covers_the_dictionary():
+    assert list(schema.pandera_schema().columns) == schema.COLUMNS
