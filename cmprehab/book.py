@@ -64,8 +64,8 @@ def glue_fingerprint() -> None:
 
 
 def markdown_table(table: pd.DataFrame, decimals: dict[str, int] | int = 1) -> str:
-    """A pipe table of `table` (index included unless it is a plain row number), floats at `decimals`."""
-    frame = table if isinstance(table.index, pd.RangeIndex) else table.reset_index()
+    """A pipe table of `table` (its index included when named), floats at `decimals`."""
+    frame = table.reset_index() if table.index.name or isinstance(table.index, pd.MultiIndex) else table
     def cell(column, value):
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return ""

@@ -35,7 +35,7 @@ def baseline_distributions(cohort: pd.DataFrame) -> plt.Figure:
             ax.set_xscale("log")
         ax.hist(values, bins=bins, color=colour, edgecolor="white")
         median = median_iqr(values)[0]
-        ax.axvline(median, color="black", linestyle="--", linewidth=1.2, label=f"median {median:g}")
+        ax.axvline(median, color="black", linestyle="--", linewidth=1.2, label=f"median {median:.3g}")
         ax.set_xlabel(label)
         ax.set_ylabel("Patients")
         ax.legend(loc="upper left" if column == "eqvas_start" else "upper right", frameon=False, fontsize=9)

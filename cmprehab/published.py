@@ -80,6 +80,16 @@ def compute(data: pd.DataFrame, variable: str, statistic: str, level: str = "") 
     raise ValueError(f"unknown statistic {statistic!r} in {config.PUBLISHED_TARGETS.name}")
 
 
+def formatted(audit_table: pd.DataFrame) -> pd.DataFrame:
+    """The audit for reading: values at their published decimals, as text."""
+    def show(value, decimals):
+        return "" if pd.isna(value) else f"{value:.{decimals}f}"
+    out = audit_table[["label", "published", "computed", "source", "status"]].copy()
+    out["published"] = [show(v, d) for v, d in zip(audit_table["published"], audit_table["decimals"])]
+    out["computed"] = [show(v, d) for v, d in zip(audit_table["computed"], audit_table["decimals"])]
+    return out
+
+
 def audit(cohort: pd.DataFrame) -> pd.DataFrame:
     """Every published target beside the value the cohort yields, at the published precision."""
     data = derive(cohort)
