@@ -50,8 +50,11 @@ $(MATHJAX_STAMP): package.json package-lock.json
 book: venv vendor
 	$(PY) -m cmprehab.build $(BOOK_ARGS)
 
+# Unit tests, the two book builds (tests/test_book_html.py) and every chapter notebook
+# run top to bottom by nbval (stored without outputs, hence --nbval-lax; kernel from this
+# venv). loadfile keeps a notebook's cells on one worker. $CMPREHAB_DATA reaches the kernels.
 test: venv vendor
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env tests chapters
 
 clean:
 	rm -rf _build .pytest_cache $(MATHJAX_DIR) node_modules

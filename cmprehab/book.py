@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import math
 import re
 import warnings
 
@@ -44,7 +43,7 @@ def glue_text(name: str, text: str) -> None:
 
 def format_p(p: float) -> str:
     """A p-value as journals print it: two significant digits, '< 0.0001' below that."""
-    if p is None or math.isnan(p):
+    if p is None or pd.isna(p):
         return ""
     return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
 
@@ -67,7 +66,7 @@ def markdown_table(table: pd.DataFrame, decimals: dict[str, int] | int = 1) -> s
     """A pipe table of `table` (its index included when named), floats at `decimals`."""
     frame = table.reset_index() if table.index.name or isinstance(table.index, pd.MultiIndex) else table
     def cell(column, value):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if pd.api.types.is_scalar(value) and pd.isna(value):
             return ""
         if isinstance(value, float):
             places = decimals.get(column, 1) if isinstance(decimals, dict) else decimals

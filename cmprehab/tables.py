@@ -180,6 +180,11 @@ def table1_frame(cohort: pd.DataFrame) -> pd.DataFrame:
     frame = table1(cohort).tableone.reset_index()
     frame.columns = ["Characteristic", "Level", "Missing", f"All patients (n = {len(cohort)})"]
     frame = frame[frame["Characteristic"] != "n"]
+    # tableone's min_max shows "mean [min,max]"; the published table gives the range alone.
+    is_range = frame["Characteristic"].str.startswith("Age range")
+    ages = cohort["age"].dropna()
+    frame.loc[is_range, "Characteristic"] = "Age range, years, minimum–maximum"
+    frame.loc[is_range, frame.columns[-1]] = f"{ages.min():.0f}–{ages.max():.0f}"
     frame["Characteristic"] = frame["Characteristic"].where(~frame["Characteristic"].duplicated(), "")
     frame["Level"] = frame["Level"].where(frame["Level"] != "Yes", "")
     return frame.reset_index(drop=True)

@@ -1,0 +1,386 @@
+"""The built book: every number a reader sees is the number the package computes.
+
+Builds the book twice, each time into its own temporary folder with
+`python -m cmprehab.build --output TMP` (never touching the repository's _build/):
+
+* "default": the committed synthetic cohort (data/cohort.csv, $CMPREHAB_DATA unset);
+* "other":   a cohort generated with another seed and size, named by $CMPREHAB_DATA,
+             to show the pages follow the data file rather than stale outputs.
+
+Then parses the HTML with the standard library and compares it with
+cmprehab.tables / cmprehab.published / cmprehab.provenance. Glued numbers are
+checked where they sit: the n-th `{glue:text}` role of a chapter's Markdown is
+the n-th `<span class="pasted-text">` of its page, formatted with the role's spec.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cmprehab import config, published, tables
+from cmprehab.cohort import load_cohort
+from cmprehab.provenance import DataFingerprint, data_fingerprint
+
+ROOT = config.ROOT
+OTHER_SEED, OTHER_N = 7, 300
+BUILD_TIMEOUT = 900
+#: Pages whose figures and tables must be numbered ("Table N.M", "Fig. N.M").
+NUMBERED_PAGES = ["03_baseline", "04_interventions", "05_outcomes"]
+GLUE_TEXT = re.compile(r"\{glue:text\}`([^`]+)`")
+PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
+ERROR_MARKERS = ["output_error", "Traceback", "output stderr", "Error in cell"]
+
+
+# --- building -----------------------------------------------------------------------
+
+def tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def run(args: list[str], data: Path | None, timeout: int) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != config.DATA_ENV_VAR}
+    if data is not None:
+        env[config.DATA_ENV_VAR] = str(data)
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def build_book(output: Path, data: Path | None) -> Path:
+    result = run(["cmprehab.build", "--output", str(output)], data, BUILD_TIMEOUT)
+    if result.returncode != 0:
+        pytest.fail(f"book build (data: {data or 'default'}) exited {result.returncode}\n"
+                    f"--- stdout (tail) ---\n{tail(result.stdout)}\n--- stderr (tail) ---\n{tail(result.stderr)}",
+                    pytrace=False)
+    site = output / "_build" / "html"
+    assert (site / "chapters" / "00_overview.html").is_file(), f"no site in {site}"
+    return site
+
+
+@dataclass
+class Site:
+    """One build: its HTML folder and what the package computes from its data file."""
+
+    label: str
+    root: Path
+    data: Path
+    cohort: object = field(repr=False)
+    fingerprint: DataFingerprint
+
+    @cached_property
+    def headline(self) -> dict:
+        return tables.headline(self.cohort)
+
+    @cached_property
+    def audit(self):
+        return published.audit(self.cohort)
+
+    def page(self, name: str) -> "Page":
+        return Page(self.root / "chapters" / f"{name}.html")
+
+    def pages(self) -> list[Path]:
+        """Every HTML page of the site except JB1's redirect stubs (index.html)."""
+        return sorted(p for p in self.root.rglob("*.html")
+                      if "_static" not in p.parts and 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def default_site(tmp_path_factory) -> Site:
+    root = build_book(tmp_path_factory.mktemp("book-default"), data=None)
+    return Site("default", root, config.DEFAULT_COHORT, load_cohort(config.DEFAULT_COHORT),
+                data_fingerprint(config.DEFAULT_COHORT))
+
+
+@pytest.fixture(scope="module")
+def other_site(tmp_path_factory) -> Site:
+    data = tmp_path_factory.mktemp("cohort-other") / "cohort.csv"
+    made = run(["cmprehab.synth", "--seed", str(OTHER_SEED), "--n", str(OTHER_N), "--out", str(data)], None, 300)
+    assert made.returncode == 0, f"cmprehab.synth failed:\n{tail(made.stdout)}\n{tail(made.stderr)}"
+    root = build_book(tmp_path_factory.mktemp("book-other"), data=data)
+    return Site("other", root, data, load_cohort(data), data_fingerprint(data))
+
+
+@pytest.fixture(scope="module", params=["default", "other"])
+def site(request) -> Site:
+    return request.getfixturevalue(f"{request.param}_site")
+
+
+# --- reading HTML and notebooks ---------------------------------------------------------
+
+def strip_tags(fragment: str) -> str:
+    without = re.sub(r"<(script|style)\b.*?</\1>", " ", fragment, flags=re.DOTALL | re.IGNORECASE)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", without))).strip()
+
+
+class Elements(HTMLParser):
+    """Tables (id, caption, rows of cell text), img/script/link attributes and the banner."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.tables: dict[str, dict] = {}
+        self.images: list[dict] = []
+        self.resources: list[tuple[str, str]] = []
+        self._table = self._row = self._cell = self._caption = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {k: v or "" for k, v in attrs}
+        if tag == "img":
+            self.images.append(attrs)
+        elif tag == "script" and "src" in attrs:
+            self.resources.append(("script", attrs["src"]))
+        elif tag == "link" and "href" in attrs:
+            self.resources.append(("link", attrs["href"]))
+        elif tag == "table":
+            self._table = {"id": attrs.get("id", ""), "caption": "", "rows": []}
+            self.tables[self._table["id"]] = self._table
+        elif self._table is not None:
+            if tag == "caption":
+                self._caption = []
+            elif tag == "tr":
+                self._row = []
+            elif tag in ("td", "th"):
+                self._cell = []
+
+    def handle_endtag(self, tag):
+        if self._table is None:
+            return
+        if tag == "caption" and self._caption is not None:
+            self._table["caption"] = " ".join("".join(self._caption).split())
+            self._caption = None
+        elif tag in ("td", "th") and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self._table["rows"].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        for part in (self._cell, self._caption):
+            if part is not None:
+                part.append(data)
+
+
+class Page:
+    def __init__(self, path: Path):
+        assert path.is_file(), f"page not built: {path}"
+        self.path = path
+        self.html = path.read_text(encoding="utf-8")
+        self.text = strip_tags(self.html)
+        self.pasted = [strip_tags(m) for m in PASTED.findall(self.html)]
+        self.elements = Elements(self.html)
+
+    def table(self, name: str) -> dict:
+        assert name in self.elements.tables, f"no table #{name} on {self.path.name}"
+        return self.elements.tables[name]
+
+
+def notebook(name: str) -> dict:
+    return json.loads((ROOT / "chapters" / f"{name}.ipynb").read_text(encoding="utf-8"))
+
+
+def cells(name: str, kind: str) -> list[str]:
+    return ["".join(c["source"]) for c in notebook(name)["cells"] if c["cell_type"] == kind]
+
+
+def glue_roles(name: str) -> list[tuple[str, str]]:
+    """(key, format spec) of every {glue:text} role of a chapter, in page order."""
+    roles = []
+    for text in cells(name, "markdown"):
+        for content in GLUE_TEXT.findall(text):
+            key, _, spec = content.partition(":")
+            roles.append((key.split("::")[-1], spec))
+    return roles
+
+
+def formatted(value, spec: str) -> str:
+    """As myst-nb renders a glued plain value with a format spec."""
+    return format(value, spec) if spec else str(value)
+
+
+def glued(site: Site, name: str) -> list[tuple[str, str, str]]:
+    """(key, spec, text on the page) for every {glue:text} role of a chapter."""
+    roles, page = glue_roles(name), site.page(name)
+    assert len(roles) == len(page.pasted), (
+        f"{name}: {len(roles)} {{glue:text}} roles in the notebook but {len(page.pasted)} pasted values on the page")
+    return [(key, spec, text) for (key, spec), text in zip(roles, page.pasted)]
+
+
+def check_glued(site: Site, name: str, expected: dict, required: set[str]) -> dict[str, str]:
+    """Every glued value of `name` whose key is in `expected` reads as the package's value."""
+    seen, wrong = {}, []
+    for key, spec, text in glued(site, name):
+        if key in expected:
+            want = formatted(expected[key], spec)
+            seen[key] = text
+            if text != want:
+                wrong.append(f"{key}:{spec} shows {text!r}, package gives {want!r}")
+    assert not wrong, f"{site.label} build, {name}: " + "; ".join(wrong)
+    assert required <= set(seen), f"{name}: keys not glued on the page: {sorted(required - set(seen))}"
+    return seen
+
+
+def mcid_keys(times=("discharge", "1y"), stats=("pct", "low", "high")) -> set[str]:
+    return {f"mcid_{stem}_{time}_{stat}" for stem in config.OUTCOMES for time in times for stat in stats}
+
+
+def chapter_number(name: str) -> int:
+    """The section number Sphinx gives a chapter: its place in the numbered part of _toc.yml."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    for part in toc.get("parts", []):
+        files = [Path(c["file"]).with_suffix("").as_posix() for c in part.get("chapters", [])]
+        if part.get("numbered") and f"chapters/{name}" in files:
+            return files.index(f"chapters/{name}") + 1
+    raise AssertionError(f"{name} is not in a numbered part of _toc.yml")
+
+
+# --- glued numbers --------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, required", [
+    ("00_overview", {"n_patients", "n_1y"} | mcid_keys(times=("1y",))),
+    ("05_outcomes", {"n_patients", "n_discharge", "n_1y"} | mcid_keys(stats=("pct", "low", "high", "k", "n"))),
+    ("03_baseline", {"n_patients", "women_pct"}),
+])
+def test_glued_numbers_are_the_package_headline(site, name, required):
+    seen = check_glued(site, name, site.headline, required)
+    assert seen["n_patients"] == str(len(site.cohort))
+
+
+def test_the_other_cohort_gives_other_numbers(default_site, other_site):
+    """The second build follows its data file: 300 patients and its own MCID shares."""
+    assert len(other_site.cohort) == OTHER_N
+    assert {key: text for key, _, text in glued(other_site, "05_outcomes")}["n_patients"] == str(OTHER_N)
+    keys = sorted(mcid_keys(stats=("pct", "low", "high", "k", "n")))
+
+    def shown(s: Site) -> dict[str, str]:
+        return {key: text for key, _, text in glued(s, "05_outcomes") if key in keys}
+
+    default, other = shown(default_site), shown(other_site)
+    assert set(default) == set(other) == set(keys)
+    assert default != other, "the MCID results on the page did not change with the data file"
+    assert {k: default_site.headline[k] for k in keys} != {k: other_site.headline[k] for k in keys}
+    assert default_site.fingerprint.sha256 != other_site.fingerprint.sha256
+
+
+def test_audit_counts_are_the_package_audit(site):
+    counts = site.audit["status"].value_counts()
+    expected = {"n_match": int(counts.get(published.STATUS_MATCH, 0)),
+                "n_differ": int(counts.get(published.STATUS_DIFF, 0)),
+                "n_assumed": int(counts.get(published.STATUS_ASSUMED, 0)),
+                "n_reported": int(counts.get(published.STATUS_REPORTED, 0)),
+                "n_targets": len(site.audit)}
+    seen = check_glued(site, "06_audit", expected, set(expected))
+    if site.label == "default":
+        assert seen["n_differ"] == "0", "the committed synthetic cohort must reproduce every published number"
+    # The audit tables (one or more, #tbl-audit...) show one status per target, as the package finds.
+    audit_tables = [t for name, t in site.page("06_audit").elements.tables.items() if name.startswith("tbl-audit")]
+    assert audit_tables, "no #tbl-audit... table on 06_audit"
+    statuses = []
+    for table in audit_tables:
+        header, body = table["rows"][0], table["rows"][1:]
+        statuses += [row[header.index("status")] for row in body]
+    assert len(statuses) == len(site.audit)
+    assert {s: statuses.count(s) for s in set(statuses)} == {s: int(n) for s, n in counts.items()}
+
+
+def test_interventions_table_is_the_package_table(site):
+    expected = tables.interventions(site.cohort)
+    rows = site.page("04_interventions").table("tbl-interventions")["rows"]
+    header, body = rows[0], rows[1:]
+    assert header[:4] == ["category", "n", "of", "%"]
+    assert [r[0] for r in body] == list(config.INTERVENTIONS.values())
+    assert [(r[1], r[2], r[3]) for r in body] == [
+        (str(row.n), str(row.of), f"{row[3]:.1f}") for row in expected.itertuples(index=False)]
+
+
+# --- the data notice ----------------------------------------------------------------------
+
+def test_every_page_names_the_data_in_the_banner(site):
+    fp = site.fingerprint
+    assert fp.synthetic, f"{site.data} has no matching synthetic sidecar"
+    assert fp.seed == (config.DEFAULT_SEED if site.label == "default" else OTHER_SEED)
+    pages = site.pages()
+    assert len(pages) >= len(list((ROOT / "chapters").glob("*.ipynb")))
+    problems = []
+    for path in pages:
+        banners = re.findall(r'<div class="data-notice\b.*?</div>', path.read_text(encoding="utf-8"), re.DOTALL)
+        if len(banners) != 1:
+            problems.append(f"{path.name}: {len(banners)} data-notice banners")
+            continue
+        banner, text = banners[0], strip_tags(banners[0])
+        if f'data-sha256="{fp.sha256}"' not in banner or fp.short not in text:
+            problems.append(f"{path.name}: banner does not name SHA-256 {fp.short}: {text!r}")
+        if f"seed {fp.seed}," not in text or f"n = {fp.n}" not in text:
+            problems.append(f"{path.name}: banner does not name seed {fp.seed}, n = {fp.n}: {text!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_banner_sha_is_the_committed_file_hash(default_site):
+    import hashlib
+
+    digest = hashlib.sha256(config.DEFAULT_COHORT.read_bytes()).hexdigest()
+    assert f"data SHA-256 {digest[:12]}" in strip_tags(default_site.page("00_overview").html)
+
+
+# --- structure, accessibility, offline -------------------------------------------------------
+
+@pytest.mark.parametrize("name", NUMBERED_PAGES)
+def test_tables_and_figures_are_numbered(default_site, name):
+    page, chapter = default_site.page(name), chapter_number(name)
+    code = "\n".join(cells(name, "code"))
+    table_names = re.findall(r"""show_table\([^"']*?["'](tbl-[a-z0-9-]+)["']""", code, re.DOTALL)
+    figure_names = [c["metadata"]["mystnb"]["figure"]["name"] for c in notebook(name)["cells"]
+                    if c.get("metadata", {}).get("mystnb", {}).get("figure")]
+    assert table_names and figure_names, f"{name}: expected tables and figures"
+    table_numbers = re.findall(r'<span class="caption-number">Table (\d+)\.(\d+)', page.html)
+    figure_numbers = re.findall(r'<span class="caption-number">Fig\. (\d+)\.(\d+)', page.html)
+    assert table_numbers == [(str(chapter), str(i)) for i in range(1, len(table_names) + 1)]
+    assert figure_numbers == [(str(chapter), str(i)) for i in range(1, len(figure_names) + 1)]
+    for label in table_names:
+        assert page.table(label)["caption"].startswith(f"Table {chapter}."), label
+    for label in figure_names:
+        assert re.search(rf'<figure[^>]*id="{label}"', page.html), f"no figure #{label} on {name}"
+    # In-text references resolve to the numbers, not to "??" or the raw label.
+    assert "??" not in page.text and "{numref}" not in page.text
+
+
+def test_every_chapter_image_has_alt_text(default_site):
+    images = []
+    for path in sorted((default_site.root / "chapters").glob("*.html")):
+        images += [(path.name, img) for img in Page(path).elements.images]
+    assert images, "no images in the chapters"
+    missing = [(page, img.get("src")) for page, img in images if not img.get("alt", "").strip()]
+    assert not missing, f"<img> without alt text: {missing}"
+    alts = {img["alt"] for _, img in images}
+    for name in NUMBERED_PAGES + ["00_overview"]:
+        for cell in notebook(name)["cells"]:
+            alt = cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt")
+            if alt:
+                assert alt in alts, f"{name}: the alt text of a figure cell is not on the page"
+
+
+def test_no_page_loads_anything_from_the_network(default_site):
+    remote = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+    found = [(path.relative_to(default_site.root).as_posix(), tag, url)
+             for path in default_site.pages()
+             for tag, url in Elements(path.read_text(encoding="utf-8")).resources if remote.match(url)]
+    assert not found, f"remote <script src>/<link href>: {found}"
+
+
+def test_no_error_output_on_any_page(site):
+    found = [(path.name, marker) for path in site.pages()
+             for marker in ERROR_MARKERS if marker in path.read_text(encoding="utf-8")]
+    assert not found, f"error or stderr output in the book: {found}"
