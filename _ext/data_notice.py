@@ -29,7 +29,8 @@ def notice_text(fingerprint) -> str:
         return (f"Synthetic data: this book runs on a synthetic cohort (seed {fingerprint.seed}, "
                 f"n = {fingerprint.n}) generated to reproduce the published aggregates; "
                 "it contains no real patients.")
-    return "Author-supplied data file."
+    return (f"Author-supplied data: this book runs on the file {fingerprint.path.name}, "
+            "not on the synthetic cohort.")
 
 
 def notice_html(fingerprint) -> str:
@@ -37,7 +38,9 @@ def notice_html(fingerprint) -> str:
     return (f'<div class="data-notice data-notice--{kind}" role="note" '
             f'data-sha256="{fingerprint.sha256}">'
             f'{html.escape(notice_text(fingerprint))} '
-            f'<span class="data-notice__hash">data SHA-256 <code>{fingerprint.short}</code></span>'
+            f'<span class="data-notice__hash">data SHA-256 '
+            # The theme's code colour is unreadable on the dark banner; inherit the text colour.
+            f'<code style="color: inherit; background: transparent;">{fingerprint.short}</code></span>'
             '</div>')
 
 

@@ -164,12 +164,13 @@ def load_data_notice():
 def test_data_notice_names_the_data(synthetic):
     notice = load_data_notice().notice_html(SimpleNamespace(
         synthetic=synthetic, seed=7 if synthetic else None, n=274 if synthetic else None,
-        sha256="ab" * 32, short="ab" * 6))
-    assert notice.startswith('<div class="data-notice') and "data SHA-256 <code>abababababab</code>" in notice
+        sha256="ab" * 32, short="ab" * 6, path=Path("/private/<real>.csv")))
+    assert notice.startswith('<div class="data-notice') and re.search(r"data SHA-256 <code[^>]*>abababababab</code>", notice)
     if synthetic:
         assert "Synthetic data" in notice and "seed 7, n = 274" in notice and "no real patients" in notice
     else:
-        assert "Author-supplied data file" in notice and "Synthetic" not in notice
+        assert "Author-supplied data" in notice and "Synthetic" not in notice
+        assert "&lt;real&gt;.csv" in notice and "/private" not in notice  # file name only, escaped
 
 
 def test_build_stamp_follows_the_data_file(tmp_path, monkeypatch):
