@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from . import config
+from .cohort import CohortError, load_cohort
 from .provenance import sidecar_path
 
 
@@ -59,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     build_dir = output / "_build"
     stamp_file = build_dir / ".build-stamp"
     cache_dir = build_dir / ".jupyter_cache"
+
+    try:  # a bad file stops here, with the validator's report, before anything is written
+        load_cohort(config.cohort_path())
+    except CohortError as err:
+        print(f"cmprehab.build: the cohort file cannot be used; nothing was built.\n{err}", file=sys.stderr)
+        return 1
 
     new = make_stamp(stamp_inputs())
     try:
