@@ -11,22 +11,22 @@ from . import config
 from .stats import median_iqr
 
 #: Width that stays legible on a phone when the image is scaled to the screen.
-WIDTH = 7.0
+WIDTH = 5.2
 
 
 def set_style() -> None:
     """One look for every figure: colour-blind-safe palette, large enough text."""
-    sns.set_theme(style="whitegrid", palette=config.PALETTE, font_scale=1.05,
+    sns.set_theme(style="whitegrid", palette=config.PALETTE, font_scale=1.25,
                   rc={"figure.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold"})
 
 
 def baseline_distributions(cohort: pd.DataFrame) -> plt.Figure:
     """Histograms of NPRS, DRI and EQ-VAS at start and of pain duration, median marked."""
-    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 5.6))
-    panels = [("nprs_start", "Pain, NPRS (0–10)", np.arange(-0.5, 11, 1)),
-              ("dri_start", "Disability, DRI (0–100)", np.arange(0, 105, 5)),
-              ("eqvas_start", "Overall health, EQ-VAS (0–100)", np.arange(0, 105, 5)),
-              ("pain_duration_years", "Pain duration, years (log scale)", None)]
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 5.2))
+    panels = [("nprs_start", "Pain, NPRS", np.arange(-0.5, 11, 1)),
+              ("dri_start", "Disability, DRI", np.arange(0, 105, 5)),
+              ("eqvas_start", "Health, EQ-VAS", np.arange(0, 105, 5)),
+              ("pain_duration_years", "Pain duration, years", None)]
     data = cohort.assign(pain_duration_years=cohort["pain_duration_days"] / 365.25)
     for ax, (column, label, bins), colour in zip(axes.flat, panels, config.PALETTE):
         values = data[column].dropna()
@@ -45,12 +45,12 @@ def baseline_distributions(cohort: pd.DataFrame) -> plt.Figure:
 
 def interventions(table: pd.DataFrame) -> plt.Figure:
     """Share of patients per intervention category (published order, top to bottom) with 95 % CI."""
-    fig, ax = plt.subplots(figsize=(WIDTH, 4.6))
+    fig, ax = plt.subplots(figsize=(WIDTH, 6.0))
     y = np.arange(len(table))[::-1]
     ax.barh(y, table["%"], color=config.PALETTE[0], height=0.7)
     ax.errorbar(table["%"], y, xerr=[table["%"] - table["CI low"], table["CI high"] - table["%"]],
                 fmt="none", ecolor="black", capsize=3, linewidth=1)
-    ax.set_yticks(y, [_wrap(label, 34) for label in table["category"]], fontsize=9)
+    ax.set_yticks(y, [_wrap(label, 28) for label in table["category"]], fontsize=10)
     ax.set_xlim(0, 100)
     ax.set_xlabel("Patients who received the category, % (95 % CI)")
     fig.tight_layout()
@@ -101,13 +101,13 @@ def mcid(table: pd.DataFrame) -> plt.Figure:
 def outcomes_over_time(table: pd.DataFrame) -> plt.Figure:
     """Median and interquartile range of each outcome at start, discharge and 1 year."""
     measures = list(dict.fromkeys(table["measure"]))
-    fig, axes = plt.subplots(1, len(measures), figsize=(WIDTH, 3.2))
+    fig, axes = plt.subplots(1, len(measures), figsize=(WIDTH, 3.6))
     for ax, measure, colour in zip(axes, measures, config.PALETTE):
         rows = table[table["measure"] == measure]
         x = np.arange(len(rows))
         ax.errorbar(x, rows["median"], yerr=[rows["median"] - rows["Q1"], rows["Q3"] - rows["median"]],
                     fmt="o-", color=colour, capsize=4, linewidth=1.5)
-        ax.set_xticks(x, [t.replace(" ", "\n") for t in rows["time"]])
+        ax.set_xticks(x, rows["time"], rotation=40, ha="right")
         spec = next(s for s in config.OUTCOMES.values() if s["short"] == measure)
         ax.set_ylim(spec["lo"], spec["hi"])
         better = "lower is better" if spec["higher_is_worse"] else "higher is better"
@@ -119,9 +119,9 @@ def outcomes_over_time(table: pd.DataFrame) -> plt.Figure:
 
 def at_a_glance(interventions_table: pd.DataFrame, mcid_table: pd.DataFrame) -> plt.Figure:
     """Landing-page summary: the four most used categories and the 1-year MCID shares."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 3.4), width_ratios=[1.1, 1])
+    fig, (left, right) = plt.subplots(2, 1, figsize=(WIDTH, 6.0), height_ratios=[1.2, 1])
     top = interventions_table.nlargest(4, "%").iloc[::-1]
-    left.barh([_wrap(c, 22) for c in top["category"]], top["%"], color=config.PALETTE[0])
+    left.barh([_wrap(c, 28) for c in top["category"]], top["%"], color=config.PALETTE[0])
     left.set_xlim(0, 100)
     left.set_xlabel("Patients, %")
     left.set_title("Most used interventions", fontsize=10)
@@ -129,7 +129,7 @@ def at_a_glance(interventions_table: pd.DataFrame, mcid_table: pd.DataFrame) -> 
     right.bar(year["measure"], year["%"], color=config.PALETTE[1],
               yerr=[year["%"] - year["CI low"], year["CI high"] - year["%"]], capsize=4)
     right.set_ylim(0, 100)
-    right.set_ylabel("Reached MCID, % (95 % CI)")
+    right.set_ylabel("Reached MCID, %")
     right.set_title("Improved at 1 year", fontsize=10)
     fig.tight_layout()
     return fig
