@@ -138,4 +138,4 @@ def at_a_glance(interventions_table: pd.DataFrame, mcid_table: pd.DataFrame) -> 
 def _wrap(text: str, width: int) -> str:
     import textwrap
 
-    return "\n".join(textwrap.wrap(text, width))
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False))
