@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cmprehab.build: execution cache invalidated ({why})")
         shutil.rmtree(cache_dir)
 
+    # Start the site from scratch (the execution cache is kept): no figure, download or
+    # page of an earlier build, or of earlier data, survives into this one.
+    shutil.rmtree(build_dir / "html", ignore_errors=True)
+
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(config.ROOT),
                "--all", "-W", "-n", "--keep-going", "--path-output", str(output)]
