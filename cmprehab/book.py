@@ -11,7 +11,6 @@ from IPython.display import Markdown, display
 from . import config
 from .cohort import load_cohort
 from .figures import set_style
-from .provenance import data_fingerprint
 
 
 def setup() -> pd.DataFrame:
@@ -46,20 +45,6 @@ def format_p(p: float) -> str:
     if p is None or pd.isna(p):
         return ""
     return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
-
-
-def glue_share(prefix: str, share) -> None:
-    """Glue k, n, % and 95 % CI of a proportion as <prefix>_k, _n, _pct, _low, _high."""
-    get = share.get if isinstance(share, dict) else lambda key: getattr(share, key)
-    for key in ("k", "n", "pct", "low", "high"):
-        glue(f"{prefix}_{key}", get(key))
-
-
-def glue_fingerprint() -> None:
-    """Glue the data file's description and SHA-256 prefix (for pages that discuss the data)."""
-    fp = data_fingerprint()
-    glue("data_sha256", fp.short)
-    glue("data_description", fp.description)
 
 
 def markdown_table(table: pd.DataFrame, decimals: dict[str, int] | int = 1) -> str:

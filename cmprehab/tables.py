@@ -46,10 +46,9 @@ def table1(cohort: pd.DataFrame):
         if kind == "yes":
             values = pd.Categorical(values.map({1.0: "Yes", 0.0: "No"}), categories=["Yes", "No"])
             order[label], limit[label] = ["Yes", "No"], 1
-        elif kind == "female":
-            order[label], limit[label] = ["female", "male"], 1
+        elif kind == "female":  # one row: the women
             values = values.cat.rename_categories(config.CATEGORY_LABELS)
-            order[label] = [config.CATEGORY_LABELS[c] for c in ("female", "male")]
+            order[label], limit[label] = [config.CATEGORY_LABELS[c] for c in ("female", "male")], 1
         elif kind == "levels":
             values = values.cat.rename_categories(config.CATEGORY_LABELS)
         key = label if kind != "range" else label.replace("Age", "Age range")
@@ -143,15 +142,6 @@ def follow_up(cohort: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(rows, index=list(config.TIMEPOINTS.values())).T
     table.index.name = "measure"
     return table
-
-
-def mcid_definitions() -> pd.DataFrame:
-    """The MCID thresholds in force, with direction and source (from config.MCID)."""
-    return pd.DataFrame([
-        {"measure": config.OUTCOMES[stem]["short"],
-         "improvement": ("decrease" if spec["direction"] < 0 else "increase") + f" of at least {spec['threshold']:g}",
-         "source": spec["source"]}
-        for stem, spec in config.MCID.items()])
 
 
 def outcome_measures() -> pd.DataFrame:

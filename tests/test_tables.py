@@ -229,7 +229,6 @@ def test_headline_is_plain_python_and_agrees_with_the_tables(cohort, mcid_table)
 
 
 def test_definitions_name_every_outcome():
-    assert tables.mcid_definitions()["measure"].tolist() == [s["short"] for s in config.OUTCOMES.values()]
     measures = tables.outcome_measures()
     assert len(measures) == len(config.OUTCOMES)
     assert measures["better"].tolist() == ["lower" if s["higher_is_worse"] else "higher"
@@ -349,6 +348,3 @@ def test_glue_passes_plain_python_values(monkeypatch):
     book.glue("text", "x")
     assert glued == {"count": (3, False), "share": (0.5, False), "text": ("x", False)}
     assert type(glued["count"][0]) is int and type(glued["share"][0]) is float
-    book.glue_share("p", {"k": np.int64(1), "n": 2, "pct": 50.0, "low": 9.5, "high": 90.5})
-    assert {k: v[0] for k, v in glued.items() if k.startswith("p_")} == \
-        {"p_k": 1, "p_n": 2, "p_pct": 50.0, "p_low": 9.5, "p_high": 90.5}
