@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -89,11 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(config.ROOT),
                "--all", "-W", "-n", "--keep-going", "--path-output", str(output)]
-    env = dict(os.environ)  # notebook kernels run in chapters/: let them import cmprehab
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(config.ROOT), env.get("PYTHONPATH")]))
     print("cmprehab.build:", " ".join(command), flush=True)
     started = time.perf_counter()
-    code = subprocess.run(command, env=env).returncode
+    code = subprocess.run(command).returncode
     elapsed = time.perf_counter() - started
 
     if code == 0:

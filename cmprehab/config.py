@@ -92,6 +92,8 @@ LOW_PAIN_MANAGEMENT_MAX = 2
 DAYS_PER_MONTH = 365.25 / 12
 #: Confidence level of every interval in the book.
 CONFIDENCE = 0.95
+#: How intervals are labelled in figures and captions ("95 % CI").
+CI_LABEL = f"{100 * CONFIDENCE:g} % CI"
 #: Colour-blind-safe palette (Okabe-Ito) used by every figure.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 

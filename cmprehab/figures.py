@@ -44,7 +44,7 @@ def baseline_distributions(cohort: pd.DataFrame) -> plt.Figure:
 
 
 def interventions(table: pd.DataFrame) -> plt.Figure:
-    """Share of patients per intervention category (published order, top to bottom) with 95 % CI."""
+    """Share of patients per intervention category (published order, top to bottom) with its CI."""
     fig, ax = plt.subplots(figsize=(WIDTH, 6.0))
     y = np.arange(len(table))[::-1]
     ax.barh(y, table["%"], color=config.PALETTE[0], height=0.7)
@@ -52,7 +52,7 @@ def interventions(table: pd.DataFrame) -> plt.Figure:
                 fmt="none", ecolor="black", capsize=3, linewidth=1)
     ax.set_yticks(y, [_wrap(label, 28) for label in table["category"]], fontsize=10)
     ax.set_xlim(0, 100)
-    ax.set_xlabel("Patients who received the category, % (95 % CI)")
+    ax.set_xlabel(f"Patients who received the category, % ({config.CI_LABEL})")
     fig.tight_layout()
     return fig
 
@@ -75,7 +75,7 @@ def program(cohort: pd.DataFrame) -> plt.Figure:
 
 
 def mcid(table: pd.DataFrame) -> plt.Figure:
-    """The primary outcome: % reaching the MCID at discharge and at 1 year, with 95 % CI."""
+    """The primary outcome: % reaching the MCID at discharge and at 1 year, with CI."""
     fig, ax = plt.subplots(figsize=(WIDTH, 3.8))
     measures = list(dict.fromkeys(table["measure"]))
     times = list(dict.fromkeys(table["time"]))
@@ -91,7 +91,7 @@ def mcid(table: pd.DataFrame) -> plt.Figure:
                     fontweight="bold")
     ax.set_xticks(np.arange(len(measures)), measures)
     ax.set_ylim(0, 100)
-    ax.set_ylabel("Reached the MCID, % (95 % CI)")
+    ax.set_ylabel(f"Reached the MCID, % ({config.CI_LABEL})")
     ax.axhline(50, color="grey", linewidth=0.8, linestyle=":")
     ax.legend(title=None, frameon=False, loc="upper left", ncols=2)
     fig.tight_layout()
@@ -129,7 +129,7 @@ def at_a_glance(interventions_table: pd.DataFrame, mcid_table: pd.DataFrame) -> 
     right.bar(year["measure"], year["%"], color=config.PALETTE[1],
               yerr=[year["%"] - year["CI low"], year["CI high"] - year["%"]], capsize=4)
     right.set_ylim(0, 100)
-    right.set_ylabel("Reached MCID, %")
+    right.set_ylabel(f"MCID, % ({config.CI_LABEL})")
     right.set_title("Improved at 1 year", fontsize=10)
     fig.tight_layout()
     return fig

@@ -71,7 +71,7 @@ def table1(cohort: pd.DataFrame):
 
 
 def interventions(cohort: pd.DataFrame) -> pd.DataFrame:
-    """The ten intervention categories, in the published order: n, %, 95 % CI."""
+    """The ten intervention categories, in the published order: n, %, Wilson CI."""
     rows = []
     for column, label in config.INTERVENTIONS.items():
         p = proportion_of(cohort[column])
@@ -110,7 +110,7 @@ def outcomes_over_time(cohort: pd.DataFrame) -> pd.DataFrame:
 
 
 def mcid(cohort: pd.DataFrame, thresholds: dict[str, float] | None = None) -> pd.DataFrame:
-    """Share reaching the MCID at discharge and at 1 year: k / N (both values present), %, 95 % CI."""
+    """Share reaching the MCID at discharge and at 1 year: k / N (both values present), %, Wilson CI."""
     thresholds = thresholds or {}
     rows = []
     for stem, spec in config.OUTCOMES.items():
