@@ -94,6 +94,17 @@ DAYS_PER_MONTH = 365.25 / 12
 CONFIDENCE = 0.95
 #: How intervals are labelled in figures and captions ("95 % CI").
 CI_LABEL = f"{100 * CONFIDENCE:g} % CI"
+#: Disclosure control, applied when the cohort is not the generator's own (real data):
+#: every count below this many patients is shown as "<k" (and what could reveal it is withheld).
+SUPPRESSION_K = 5
+#: A cohort with fewer patients than this is refused: too small to publish aggregates safely.
+MIN_COHORT_PATIENTS = 20
+#: Largest cohort file accepted, in bytes (a 10^6-patient cohort is about 110 MB).
+MAX_COHORT_BYTES = 1 << 30
+#: Environment variable the build sets for the notebook kernels: the SHA-256 of the file it
+#: validated, so every page is computed from the same bytes as the banner describes.
+DATA_SHA256_ENV_VAR = "CMPREHAB_DATA_SHA256"
+
 #: Colour-blind-safe palette (Okabe-Ito) used by every figure.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 

@@ -24,8 +24,12 @@ def sidecar_path(cohort: Path) -> Path:
     return cohort.with_name(cohort.name + config.SYNTHETIC_SIDECAR_SUFFIX)
 
 
-def read_sidecar(cohort: Path) -> dict | None:
-    """The generator's record for `cohort`, if it exists and still matches the bytes."""
+def read_sidecar(cohort: Path, sha256: str | None = None) -> dict | None:
+    """The generator's record for `cohort`, if it exists and still matches the bytes.
+
+    `sha256` is the digest of the cohort's bytes when the caller has it already
+    (the loader hashes while it reads); otherwise the file is hashed here.
+    """
     side = sidecar_path(cohort)
     if not side.is_file() or not cohort.is_file():
         return None
@@ -33,7 +37,9 @@ def read_sidecar(cohort: Path) -> dict | None:
         record = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return record if record.get("sha256") == sha256_file(cohort) else None
+    if not isinstance(record, dict):
+        return None
+    return record if record.get("sha256") == (sha256 or sha256_file(cohort)) else None
 
 
 @dataclass(frozen=True)
@@ -55,12 +61,17 @@ class DataFingerprint:
         return "author-supplied cohort file"
 
 
-def data_fingerprint(path: Path | None = None) -> DataFingerprint:
+def data_fingerprint(path: Path | None = None, sha256: str | None = None) -> DataFingerprint:
+    """Which file, its digest, and whether the generator vouches for it (its sidecar matches).
+
+    Pass `sha256` when the bytes were hashed already, so the file is not read again.
+    """
     path = Path(path) if path else config.cohort_path()
-    record = read_sidecar(path)
+    sha256 = sha256 or sha256_file(path)
+    record = read_sidecar(path, sha256)
     return DataFingerprint(
         path=path,
-        sha256=sha256_file(path),
+        sha256=sha256,
         synthetic=record is not None,
         seed=record.get("seed") if record else None,
         n=record.get("n") if record else None,
