@@ -19,6 +19,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from . import config
+from .provenance import data_fingerprint
 from .schema import FIELD_BY_NAME, FIELDS, COLUMNS, pandera_schema
 
 #: Cells read as missing. Kept short on purpose: anything else must parse.
@@ -65,7 +66,7 @@ class CohortValidationError(CohortError):
         super().__init__(f"{path}: {len(problems)} problem(s) found, the file was not used:\n{listed}{tail}")
 
 
-def load_cohort(path: str | Path | None = None) -> pd.DataFrame:
+def load_cohort(path: str | Path | None = None, show_values: bool | None = None) -> pd.DataFrame:
     """Read, parse and validate a cohort CSV: `path`, else $CMPREHAB_DATA, else data/cohort.csv.
 
     Returns one row per patient with schema columns only: numbers as float64
@@ -81,7 +82,9 @@ def load_cohort(path: str | Path | None = None) -> pd.DataFrame:
     if problems:
         problems.sort(key=lambda p: (p.line or 0, COLUMNS.index(p.column) if p.column in COLUMNS else -1))
         raise CohortValidationError(path, problems)
-    return _finalise(parsed)
+    cohort = _finalise(parsed)
+    cohort.attrs["fingerprint"] = data_fingerprint(path)
+    return cohort
 
 
 def _read_text_table(path: Path) -> pd.DataFrame:
