@@ -23,7 +23,7 @@ import pytest
 
 from cmprehab import config, results
 from cmprehab.cohort import load_cohort
-from test_book_html import PAGE_RESULTS, PASTED, build_book, glue_roles, strip_tags
+from test_book_html import PAGE_RESULTS, PASTED, build_book, glue_roles, plain_quotes, strip_tags
 
 ID_PREFIX = "LEAKCHECK-"
 N_PATIENTS = 40
@@ -139,7 +139,7 @@ def test_pages_quote_the_confidential_results(builds, cohort):
     site = builds[0] / "_build" / "html" / "chapters"
     for name, make in PAGE_RESULTS.items():
         expected = make(cohort)
-        pasted = [strip_tags(m) for m in PASTED.findall((site / f"{name}.html").read_text(encoding="utf-8"))]
+        pasted = [plain_quotes(strip_tags(m)) for m in PASTED.findall((site / f"{name}.html").read_text(encoding="utf-8"))]
         roles = glue_roles(name)
         assert len(pasted) == len(roles), name
         wrong = [(key, text, expected[key].text) for key, text in zip(roles, pasted) if text != expected[key].text]

@@ -121,6 +121,11 @@ def site(request) -> Site:
 
 # --- reading HTML and notebooks ---------------------------------------------------------
 
+def plain_quotes(text: str) -> str:
+    """Sphinx typesets ' and " as curly quotes; compare text without that typography."""
+    return text.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}))
+
+
 def strip_tags(fragment: str) -> str:
     without = re.sub(r"<(script|style)\b.*?</\1>", " ", fragment, flags=re.DOTALL | re.IGNORECASE)
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", without))).strip()
@@ -184,7 +189,7 @@ class Page:
         self.path = path
         self.html = path.read_text(encoding="utf-8")
         self.text = strip_tags(self.html)
-        self.pasted = [strip_tags(m) for m in PASTED.findall(self.html)]
+        self.pasted = [plain_quotes(strip_tags(m)) for m in PASTED.findall(self.html)]
         self.elements = Elements(self.html)
 
     def table(self, name: str) -> dict:
