@@ -36,7 +36,7 @@ from scipy import stats as _scipy_stats
 
 from . import config, published
 from .schema import CROSS_FIELD_RULES, LATER_NEEDS_START
-from .stats import mcid_reached, round_half_up
+from .stats import mcid_reached, mcid_summary, round_half_up
 
 KIND_EXACT = "published, reproduced exactly"
 KIND_APPROXIMATE = "calibrated approximately to a published value"
@@ -245,6 +245,26 @@ def _loss_test(frame: pd.DataFrame, lost: pd.Series) -> float:
     return float(fit.llr_pvalue)
 
 
+def _audit_at_calibration(cohort: pd.DataFrame, thresholds: dict[str, float]) -> pd.DataFrame:
+    """`published.audit`, with every MCID share computed under the calibration thresholds.
+
+    The audit follows the reader's `config.MCID`; the generator is judged by its own thresholds.
+    """
+    audit = published.audit(cohort)
+    targets = published.load_targets().set_index("key")
+    for i, key in audit["key"].items():
+        t = targets.loc[key]
+        if t["statistic"] != "mcid_pct":
+            continue
+        stem, time = t["variable"], t["level"]
+        pct = mcid_summary(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"], stem, threshold=thresholds[stem]).pct
+        audit.loc[i, "computed"] = round_half_up(pct, int(t["decimals"]))
+        if not t["assumption"]:
+            same = audit.loc[i, "computed"] == t["value"]
+            audit.loc[i, "status"] = published.STATUS_MATCH if same else published.STATUS_DIFF
+    return audit
+
+
 def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per calibration target: criterion, kind, source, target, measured, met.
 
@@ -259,7 +279,7 @@ def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = 
                      "measured": measured, "met": met})
 
     # Published numbers (and this project's unpublished targets) reproduced exactly.
-    audit = published.audit(cohort)
+    audit = _audit_at_calibration(cohort, thresholds)
     targets = published.load_targets().set_index("key")
     statistic = audit["key"].map(targets["statistic"])
     assumed = audit["key"].map(targets["assumption"]).astype(bool)

@@ -133,6 +133,18 @@ def _scaled_count(count: float, n: int) -> int:
     return int(round_half_up(count * n / published.COHORT_N))
 
 
+def _scaled_counts(counts: list[float], total: int, n: int) -> list[int]:
+    """Published category counts (out of 274) scaled to n, summing to `total` (largest remainders).
+
+    Exact at n = 274, where the published counts sum to the published valid n.
+    """
+    exact = np.array(counts, dtype=float) * n / published.COHORT_N
+    out = np.floor(exact).astype(int)
+    remainder = exact - out
+    out[np.argsort(-remainder, kind="stable")[: total - out.sum()]] += 1
+    return out.tolist()
+
+
 def _by_rank(latent: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
     """Give the smallest value to the smallest latent score, and so on."""
     out = np.empty_like(sorted_values)
@@ -351,18 +363,21 @@ def generate(n: int = config.DEFAULT_N, seed: int = config.DEFAULT_SEED) -> pd.D
 
     # Pain distribution: ordered by severity, exact counts, a few missing.
     distribution = severity_latent("pain_distribution")
-    missing = _top(rng.standard_normal(n), n - _scaled_count(targets["pain_distribution_valid"], n))
+    valid = _scaled_count(targets["pain_distribution_valid"], n)
+    missing = _top(rng.standard_normal(n), n - valid)
     order = np.argsort(np.where(missing, np.inf, distribution), kind="stable")
-    counts = [_scaled_count(targets[k], n) for k in ("localized_n", "regional_n", "generalized_n")]
+    counts = _scaled_counts([targets[k] for k in ("localized_n", "regional_n", "generalized_n")], valid, n)
     labels = np.repeat(config.CATEGORIES["pain_distribution"], counts).astype(object)
     column = np.full(n, None, dtype=object)
     column[order[: len(labels)]] = labels
     df["pain_distribution"] = column
 
     # Main location: 'cannot pick one region' goes to the most widespread pain, the rest at random.
-    missing = _top(rng.standard_normal(n), n - _scaled_count(targets["location_valid"], n))
+    valid = _scaled_count(targets["location_valid"], n)
+    missing = _top(rng.standard_normal(n), n - valid)
     keys = ["location_neck_n", "location_no_single_n", "location_spine_n", "location_lower_n", "location_upper_n"]
-    counts = dict(zip(config.CATEGORIES["main_pain_location"], (_scaled_count(targets[k], n) for k in keys)))
+    counts = dict(zip(config.CATEGORIES["main_pain_location"],
+                      _scaled_counts([targets[k] for k in keys], valid, n)))
     column = np.full(n, None, dtype=object)
     widespread = _top(distribution + 0.8 * rng.standard_normal(n), counts.pop("no_single_region"), ~missing)
     column[widespread] = "no_single_region"
