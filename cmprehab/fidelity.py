@@ -419,7 +419,12 @@ def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = 
 def markdown(report: pd.DataFrame) -> str:
     """The report as a Markdown table."""
     def cell(value):
-        text = "n/a" if value is pd.NA else ("yes" if value is True else "no" if value is False else str(value))
+        if value is pd.NA:
+            text = "n/a"
+        elif isinstance(value, (bool, np.bool_)):
+            text = "yes" if value else "no"
+        else:
+            text = str(value)
         return text.replace("|", "\\|")
     columns = list(report.columns)
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

@@ -3,51 +3,51 @@
     python -m cmprehab.synth --seed 20211021 --n 274 --out data/cohort.csv
 
 Every choice here is synthetic, not a finding of the study. `python -m cmprehab.fidelity`
-prints, for a cohort, each target below with its kind, its source, and whether it is met.
+prints, for a cohort, each target below with its kind, source, accepted range, measured
+value and whether it is met.
 
-Matched exactly (every number of data/published.csv, at its published precision):
+Reproduced exactly (every number of data/published.csv, at its published precision):
 
 * Marginals are laid out, not sampled. Each variable's sorted values follow a quantile
-  function through the published quartiles (normal scores, piecewise linear between the
-  quartiles, on a log scale for durations and counts of sessions and days); the order
-  statistics pandas interpolates are pinned, so the published median and quartiles hold
-  exactly under pandas' default (linear) quantile. Means and SDs are met by a search over
-  scale and shift; counts are exact (published count scaled to `n`).
-* The MCID shares at discharge (45/61/50 %) and the assumed 1-year shares: each change
-  score is a continuous latent improvement shifted, per measure and time point, so that
+  function through the published quartiles (normal scores mapped piecewise linearly through
+  the quartiles, on a log scale for pain duration, sessions and program days); the order
+  statistics pandas interpolates are pinned, so the median and quartiles hold exactly under
+  pandas' default (linear) quantile. Means and SDs are met by a search over scale and shift;
+  counts are exact (published count scaled to `n`, categories by largest remainders).
+* The MCID shares at discharge (45/61/50 %) and the assumed 1-year shares. Each change
+  score is a continuous latent improvement, shifted per measure and time point so that
   exactly the target number of patients reaches the threshold. The thresholds are the
-  generator's own calibration rows of data/published.csv (`calibration_mcid_*`), passed
-  explicitly to `stats.mcid_reached`; the reader's `config.MCID` is not read.
+  generator's own `calibration_mcid_*` rows of data/published.csv, passed explicitly to
+  `stats.mcid_reached`; the reader's `config.MCID` is never read.
 
 Calibrated approximately to a published value:
 
 * The follow-on paper's univariable risk ratios that this schema can express
-  (`fidelity.RISK_RATIOS`: 1-year MCID on EQ-VAS for "improved overall health", 1-year MCID
-  on NPRS for "rated pain reduction"). Each exposure adds an offset to the latent
-  improvement of its measure, tuned by a short damped iteration until the crude risk ratio
-  is close to the published one (inside its 95 % CI).
+  (`fidelity.RISK_RATIOS`; e.g. "improved overall health" = 1-year MCID on EQ-VAS). Each
+  exposure adds an offset to the latent improvement of its measure, tuned by a short damped
+  iteration until the crude risk ratio is close to the published one.
 
-Invented where the publications are silent (the acceptance ranges are in `fidelity`):
+Invented where the publications are silent (acceptance ranges in `cmprehab.fidelity`):
 
 * Dependence comes from latent normal scores: a baseline *severity*, a program
   *intensity*, and for the change scores a *general response* (all measures), a
-  *pain-disability response* (NPRS and DRI), each measure's own response, the worse start
-  and noise at each time point. So pain and disability change together and health the
-  other way, a patient's change at discharge predicts the change at 1 year, patients who
-  start worse improve more, a realistic minority worsens by at least the MCID, and there is
-  no gap on either side of a threshold.
-* Shapes of the tails: the quantile functions continue the quartile slopes beyond the
-  quartiles and bend softly towards plausible bounds (`SHAPES`).
+  *pain-disability response* (mostly NPRS and DRI), each measure's own response, how bad
+  the start was, and noise at each time point. So pain and disability change together and
+  health the other way, a patient's change at discharge predicts the change at 1 year,
+  patients who start worse improve more, a minority worsens by at least the MCID, and no
+  band on either side of a threshold is empty or depleted.
+* Tails: beyond the quartiles the quantile functions keep the quartile slope and bend
+  softly towards plausible bounds (`SHAPES`), with no pile-up at a bound.
 * Coherent rows: one session means a program of 0 days; at most two sessions a week on
   average (so never more sessions than days); pain began at age `MIN_ONSET_AGE` or later.
-  Values are moved between patients (never changed) until every row is coherent, so the
-  marginals stay exact.
+  Values are moved between patients, never changed, so the marginals stay exact.
 * Loss to follow-up depends on intensity, severity, smoking and age.
 
-The file is written with a sidecar `<file>.synthetic.json` holding its SHA-256. The
-generator never overwrites a cohort or a sidecar it did not write unless `--force` is
-given, and a write interrupted at any point leaves a file it still recognises as its own
-(see `write_cohort`).
+`--n` scales every count; n = 10**6 takes about a minute. The same seed and n give the same
+bytes. The file is written with a sidecar `<file>.synthetic.json` holding its SHA-256; the
+generator never overwrites a cohort or a sidecar it did not write unless `--force` is given,
+and a write interrupted at any point leaves a file it still recognises as its own (see
+`write_cohort`).
 """
 from __future__ import annotations
 

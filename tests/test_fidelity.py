@@ -187,3 +187,19 @@ def test_an_altered_published_count_is_flagged(default_cohort):
     broken.loc[broken.index[broken["smoker"] == 1][:3], "smoker"] = 0
     r = row(fidelity.fidelity_report(broken), "Every published number")
     assert not r["met"] and "smokers_n" in r["measured"]
+
+
+def test_markdown_shows_met_as_words(default_cohort, report):
+    text = fidelity.markdown(report)
+    assert text.count("\n") == len(report) + 2
+    assert "| yes |" in text and "| n/a |" in text and "| no |" not in text
+    broken = default_cohort.copy()
+    broken["anxiety_depression"] = 1 - broken["anxiety_depression"]
+    assert "| no |" in fidelity.markdown(fidelity.fidelity_report(broken))
+
+
+def test_cli_prints_the_report_for_the_default_file(run_cli):
+    result = run_cli("cmprehab.fidelity")
+    assert result.returncode == 0, result.stderr
+    assert "| criterion | kind | source | target | measured | met |" in result.stdout
+    assert "0 not met" in result.stdout
