@@ -135,8 +135,10 @@ def audit(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     for t in load_targets().itertuples(index=False):
         row = {"key": t.key, "section": t.section, "label": t.label, "published": t.value,
                "computed": math.nan, "decimals": int(t.decimals), "source": t.source, "shown as": None}
-        if t.statistic == "reported":
-            rows.append({**row, "status": STATUS_REPORTED})
+        if t.statistic in ("reported", "calibration"):
+            # reported: a design fact no patient file yields; calibration: a setting of the
+            # synthetic-cohort generator (an assumption), not a statistic of the data.
+            rows.append({**row, "status": STATUS_REPORTED if t.statistic == "reported" else STATUS_ASSUMED})
             continue
         label = withheld_label(data, t.variable, t.statistic, t.level, policy, mcid_table)
         if label is not None:
