@@ -8,7 +8,8 @@ import warnings
 import pandas as pd
 from IPython.display import Markdown, display
 
-from . import config, disclosure
+from . import disclosure
+from . import params as study
 from .cohort import load_cohort
 from .figures import set_style
 
@@ -76,9 +77,9 @@ def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str,
         raise ValueError(f"table name {name!r} must look like 'tbl-some-name'")
     text = f":::{{table}} {caption}\n:name: {name}\n:align: left\n\n{markdown_table(table, decimals)}\n:::\n"
     if _has_labels(table):
-        text += (f"\n*{disclosure.Policy(active=True).small}: fewer than {config.SUPPRESSION_K} patients; "
-                 f"{disclosure.WITHHELD}: not shown so that a small count cannot be derived "
-                 "(disclosure control on confidential data).*\n")
+        k = study.current().disclosure.k
+        text += (f"\n*<{k}: fewer than {k} patients; {disclosure.WITHHELD}: not shown so that a small count "
+                 "cannot be derived (disclosure control on confidential data).*\n")
     if csv:
         payload = base64.b64encode(table.to_csv().encode("utf-8")).decode("ascii")
         filename = f"{name.removeprefix('tbl-')}.csv"
@@ -88,7 +89,7 @@ def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str,
 
 
 def _has_labels(table: pd.DataFrame) -> bool:
-    labels = {disclosure.WITHHELD, disclosure.Policy(active=True).small}
+    labels = {disclosure.WITHHELD, f"<{study.current().disclosure.k}"}
     return bool(table.isin(labels).any().any())
 
 

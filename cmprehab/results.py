@@ -20,8 +20,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from . import config, disclosure, published, tables
+from . import params as study
 from .analysis import derive
 from .disclosure import WITHHELD
+from .instruments import INSTRUMENTS
 
 NOT_AVAILABLE = "not available"
 
@@ -83,13 +85,13 @@ class Page:
         elif _missing(pct):
             text = f"{NOT_AVAILABLE} (no patient with both values)"
         else:
-            text = f"{pct:.0f} % ({config.CI_LABEL} {low:.0f}–{high:.0f} %)"
+            text = f"{pct:.0f} % ({study.current().ci_label} {low:.0f}–{high:.0f} %)"
         self.add(name, pct, text, source)
 
 
 def _n_with_any(cohort: pd.DataFrame, time: str, policy) -> int | str:
     """Patients with at least one outcome value at `time` (or its disclosure label)."""
-    n = int(cohort[[f"{stem}_{time}" for stem in config.OUTCOMES]].notna().any(axis=1).sum())
+    n = int(cohort[[f"{stem}_{time}" for stem in INSTRUMENTS]].notna().any(axis=1).sum())
     return disclosure.shown(n, disclosure.protect_measured(n, len(cohort), policy))
 
 
@@ -147,19 +149,31 @@ def methods(cohort: pd.DataFrame) -> dict[str, Result]:
     fingerprint = cohort.attrs["fingerprint"]
     page.count("n_patients", len(cohort), "len(cohort)")
     _inclusion_years(page)
-    for stem, spec in config.MCID.items():
-        page.number(f"mcid_{stem}", spec["threshold"], "g", "config.MCID")
-    for stem, spec in config.OUTCOMES.items():
-        page.number(f"{stem}_lo", spec["lo"], "g", "config.OUTCOMES")
-        page.number(f"{stem}_hi", spec["hi"], "g", "config.OUTCOMES")
+    params = study.current()
+    for stem, instrument in INSTRUMENTS.items():
+        page.text(f"mcid_{stem}", params.mcid[stem].describe(instrument.unit), "params.mcid")
+        page.text(f"mcid_{stem}_basis", _mcid_basis(stem, params), "instruments.INSTRUMENTS")
+        page.number(f"{stem}_lo", instrument.lo, "g", "instruments.INSTRUMENTS")
+        page.number(f"{stem}_hi", instrument.hi, "g", "instruments.INSTRUMENTS")
     page.number("low_pm_max", config.LOW_PAIN_MANAGEMENT_MAX, "d", "config.LOW_PAIN_MANAGEMENT_MAX")
-    page.number("confidence_pct", 100 * config.CONFIDENCE, "g", "config.CONFIDENCE")
-    page.number("suppression_k", policy.k, "d", "config.SUPPRESSION_K")
-    page.number("min_patients", config.MIN_COHORT_PATIENTS, "d", "config.MIN_COHORT_PATIENTS")
+    page.number("confidence_pct", 100 * params.confidence, "g", "params.confidence")
+    page.number("suppression_k", policy.k, "d", "params.disclosure")
+    page.number("min_patients", params.disclosure.min_patients, "d", "params.disclosure")
+    page.text("params_changes", params.describe_changes() or "none: every study parameter has its default value",
+              "params.Params.describe_changes")
     page.text("data_description", fingerprint.description, "provenance.DataFingerprint")
     page.text("data_sha", fingerprint.short, "provenance.DataFingerprint")
     page.text("disclosure_policy", policy.describe(), "disclosure.Policy")
     return page.results
+
+
+def _mcid_basis(stem: str, params) -> str:
+    """Where the MCID in force comes from: the instrument's default basis, or this build's parameters."""
+    instrument, rule, default = INSTRUMENTS[stem], params.mcid[stem], study.DEFAULTS.mcid[stem]
+    if rule == default:
+        return instrument.mcid_basis
+    return (f"a value set in this build's study parameters (the default, {default.describe(instrument.unit)}, "
+            f"is {instrument.mcid_basis})")
 
 
 def baseline(cohort: pd.DataFrame) -> dict[str, Result]:
@@ -217,8 +231,9 @@ def outcomes(cohort: pd.DataFrame) -> dict[str, Result]:
     page.count("n_patients", len(cohort), "len(cohort)")
     page.count("n_discharge", _n_with_any(cohort, "discharge", policy), "results._n_with_any")
     page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
-    for stem, spec in config.MCID.items():
-        page.number(f"threshold_{stem}", spec["threshold"], "g", "config.MCID")
+    params = study.current()
+    for stem, instrument in INSTRUMENTS.items():
+        page.text(f"threshold_{stem}", params.mcid[stem].describe(instrument.unit), "params.mcid")
     for row in tables.mcid(cohort).to_dict("records"):
         prefix = f"mcid_{row['stem']}_{row['timepoint']}"
         page.share(prefix, row, "tables.mcid")
@@ -226,14 +241,15 @@ def outcomes(cohort: pd.DataFrame) -> dict[str, Result]:
         page.number(f"{prefix}_n", row["of"], "d", "tables.mcid")
     change = tables.change_tests(cohort)
     p_values = disclosure.numeric(change["p"]).dropna()
-    page.number("alpha_pct", round(100 * (1 - config.CONFIDENCE), 6), "g", "config.CONFIDENCE")
+    alpha = 1 - params.confidence
+    page.number("alpha_pct", round(100 * alpha, 6), "g", "params.confidence")
     if p_values.empty:
         verdict = "No change could be tested (no patient has both values)"
     elif len(p_values) < len(change):
         verdict = "Not every change could be tested or shown; of those shown, " + (
-            "every one is" if (p_values < 1 - config.CONFIDENCE).all() else "not every one is") + \
+            "every one is" if (p_values < alpha).all() else "not every one is") + \
             " statistically significant"
-    elif (p_values < 1 - config.CONFIDENCE).all():
+    elif (p_values < alpha).all():
         verdict = "Every change is statistically significant"
     else:
         verdict = "Not every change is statistically significant"
