@@ -26,7 +26,7 @@ class Instrument:
     hi_means: str             # what the scale maximum means
     cite: str | None          # citation key of the instrument (references.bib)
     default_mcid: float       # improvement that counts as clinically important, by default
-    mcid_basis: str           # where the default comes from, in words
+    mcid_basis: str           # where the default comes from, in words (its citation follows)
     mcid_cite: str | None     # citation key of that source (None: this project's assumption)
 
     @property
@@ -57,13 +57,13 @@ class Instrument:
 INSTRUMENTS: dict[str, Instrument] = {i.stem: i for i in (
     Instrument("nprs", "NPRS", "Numeric Pain Rating Scale", "Pain", 0, 10, "points", 0, False,
                "no pain", "worst imaginable pain", None, 2.0,
-               'the "much improved" change of Farrar et al. (a decrease of at least 2 points)', "farrar2001"),
+               'the change that patients with chronic pain rated "much improved"', "farrar2001"),
     Instrument("dri", "DRI", "Disability Rating Index", "Disability", 0, 100, "mm", 1, False,
                "no difficulty", "cannot do at all", "salen1994", 10.0,
                "an assumption of this project: no MCID of the DRI has been published", None),
     Instrument("eqvas", "EQ-VAS", "EQ-5D visual analogue scale", "Overall health", 0, 100, "mm", 0, True,
                "worst imaginable health", "best imaginable health", "euroqol1990", 10.0,
-               "the upper end of the 7–10 points of Pickard et al.", "pickard2007"),
+               "the upper end of the 7 to 10 points reported as important", "pickard2007"),
 )}
 
 

@@ -244,15 +244,18 @@ def outcome_measures(params: Params | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def describe_share(low_pct: float, high_pct: float) -> str:
-    """Words for a range of shares, so the conclusion follows the numbers, not the other way round."""
-    if 40 <= low_pct and high_pct <= 60:
-        return "about half of the patients, as the poster concluded"
-    if high_pct < 40:
-        return "fewer than the poster's 'about half' of the patients"
-    if low_pct > 60:
-        return "more than the poster's 'about half' of the patients"
-    return "a share that varies by measure around the poster's 'about half'"
+def describe_share(intervals: list[tuple[float, float]]) -> str:
+    """Words for several shares, judged by their confidence intervals (low, high, in %), so the
+    conclusion follows the numbers: "about half" only where every interval includes 50 %."""
+    if not intervals:
+        return "not available: no share could be computed or shown"
+    if all(low <= 50 <= high for low, high in intervals):
+        return "consistent with the poster's 'about half' of the patients measured: every confidence interval includes 50 %"
+    if all(high < 50 for _, high in intervals):
+        return "fewer than half of the patients measured: every confidence interval lies below 50 %"
+    if all(low > 50 for low, _ in intervals):
+        return "more than half of the patients measured: every confidence interval lies above 50 %"
+    return "a share that differs by measure: some confidence intervals include 50 %, others do not"
 
 
 def table1_frame(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:

@@ -252,11 +252,14 @@ def test_definitions_name_every_outcome():
                                            for s in config.OUTCOMES.values()]
 
 
-@pytest.mark.parametrize("low, high, words", [
-    (42, 58, "about half"), (40, 60, "about half"), (20, 39, "fewer than"),
-    (61, 80, "more than"), (30, 55, "varies"), (50, 70, "varies")])
-def test_describe_share(low, high, words):
-    assert words in tables.describe_share(low, high)
+@pytest.mark.parametrize("intervals, words", [
+    ([(40, 55), (45, 60), (48, 51)], "every confidence interval includes 50 %"),
+    ([(20, 39), (30, 49.9)], "fewer than half"),
+    ([(50.1, 70), (61, 80)], "more than half"),
+    ([(40, 55), (55, 70)], "differs by measure"),
+    ([], "not available")])
+def test_describe_share_follows_the_intervals(intervals, words):
+    assert words in tables.describe_share(intervals)
 
 
 # --- figures -----------------------------------------------------------------------
