@@ -18,8 +18,8 @@ from cmprehab.schema import COLUMNS, FIELD_BY_NAME, FIELDS
 VALID_TEXT = config.DEFAULT_COHORT.read_text(encoding="utf-8")
 VALID_LINES = VALID_TEXT.splitlines()
 HEADER = VALID_LINES[0].split(",")
-#: The small valid file most tests break: the header and the first ten patients.
-BASE_LINES = VALID_LINES[:11]
+#: The small valid file most tests break: the header and the fewest patients the loader accepts.
+BASE_LINES = VALID_LINES[: 1 + config.MIN_COHORT_PATIENTS]
 
 
 def cells(line: int) -> list[str]:
@@ -65,11 +65,12 @@ def load_error(path) -> CohortError:
     return caught.value
 
 
-def problems_of(path) -> tuple[CohortValidationError, list]:
+def problems_of(path, show_values: bool | None = True) -> tuple[CohortValidationError, list]:
+    """The problems of a file; these test files have no sidecar, so values are shown only when asked."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CohortWarning)
         with pytest.raises(CohortValidationError) as caught:
-            load_cohort(path)
+            load_cohort(path, show_values=show_values)
     err = caught.value
     assert str(path) in str(err)
     assert f"{len(err.problems)} problem(s)" in str(err)
@@ -210,7 +211,7 @@ def test_misspelled_column_gets_a_hint(write):
     text = "\n".join(BASE_LINES).replace("pain_duration_days", "pain_duraton_days", 1) + "\n"
     with pytest.warns(CohortWarning, match="pain_duraton_days"):
         with pytest.raises(CohortValidationError) as caught:
-            load_cohort(write(text))
+            load_cohort(write(text))  # a column name is not patient data: shown by default
     (problem,) = caught.value.problems
     assert (problem.column, problem.line) == ("pain_duration_days", 1)
     assert "missing" in problem.rule and "'pain_duraton_days', a misspelling?" in problem.rule
@@ -380,7 +381,7 @@ def test_cli_reads_cmprehab_data(run_cli, write):
 def test_cli_rejects_a_bad_file_and_leaves_it_alone(run_cli, write):
     path = write(edited((4, "nprs_start", "11")))
     before = path.read_bytes(), path.stat().st_mtime_ns
-    result = run_cli("cmprehab.validate", path)
+    result = run_cli("cmprehab.validate", "--show-values", path)
     assert result.returncode == 1
     assert result.stdout == ""
     assert str(path) in result.stderr and "1 problem(s)" in result.stderr
