@@ -24,6 +24,12 @@ MATHJAX_FILES := tex-chtml.js output/chtml/fonts input/tex/extensions ui a11y \
 
 BOOK_ARGS ?=
 
+# A relative CMPREHAB_DATA names a file relative to where make runs; the notebook
+# kernels run in chapters/, so every recipe gets it absolute.
+ifdef CMPREHAB_DATA
+export CMPREHAB_DATA := $(abspath $(CMPREHAB_DATA))
+endif
+
 .PHONY: venv vendor book test clean distclean
 
 venv: $(VENV_STAMP)

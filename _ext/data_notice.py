@@ -1,12 +1,17 @@
 """Sphinx extension: a banner on every page naming the data the book was built from.
 
 At `config-inited` it fingerprints the cohort file (cmprehab.provenance, which
-honours $CMPREHAB_DATA) and sets sphinx-book-theme's `announcement` option, which
-the theme renders at the top of every page (also in print):
+honours $CMPREHAB_DATA; the build passes the path absolute and the digest it
+validated in $CMPREHAB_DATA_SHA256, so the file is not hashed again) and sets
+sphinx-book-theme's `announcement` option, which the theme renders at the top of
+every page (also in print):
 
     <div class="data-notice data-notice--synthetic" role="note" ...>
       Synthetic data: ... (seed S, n = N) ... data SHA-256 <first 12 hex>
     </div>
+
+For any other file the notice says the data are confidential. It never names the
+file: a name may itself be confidential, and is not safe to paste into a page.
 """
 from __future__ import annotations
 
@@ -25,16 +30,19 @@ logger = logging.getLogger(__name__)
 
 
 def notice_text(fingerprint) -> str:
+    from cmprehab import config
+
     if fingerprint.synthetic:
         return (f"Synthetic data: this book runs on a synthetic cohort (seed {fingerprint.seed}, "
                 f"n = {fingerprint.n}) generated to reproduce the published aggregates; "
                 "it contains no real patients.")
-    return (f"Author-supplied data: this book runs on the file {fingerprint.path.name}, "
-            "not on the synthetic cohort.")
+    return ("Confidential data: this book was built from an author-supplied cohort file, treated as real "
+            f"patient data. Counts below {config.SUPPRESSION_K} are suppressed and no patient's row or "
+            "single value is shown; share it only as the data owner allows.")
 
 
 def notice_html(fingerprint) -> str:
-    kind = "synthetic" if fingerprint.synthetic else "supplied"
+    kind = "synthetic" if fingerprint.synthetic else "confidential"
     return (f'<div class="data-notice data-notice--{kind}" role="note" '
             f'data-sha256="{fingerprint.sha256}">'
             f'{html.escape(notice_text(fingerprint))} '
@@ -45,10 +53,13 @@ def notice_html(fingerprint) -> str:
 
 
 def set_announcement(app, config) -> None:
+    import os
+
+    from cmprehab import config as project
     from cmprehab.provenance import data_fingerprint
 
     try:
-        fingerprint = data_fingerprint()
+        fingerprint = data_fingerprint(sha256=os.environ.get(project.DATA_SHA256_ENV_VAR) or None)
     except FileNotFoundError as err:
         raise ExtensionError(
             f"data_notice: cohort file not found: {err.filename}. Generate the synthetic "
@@ -60,9 +71,8 @@ def set_announcement(app, config) -> None:
         banner += earlier
     options["announcement"] = banner
     config.html_theme_options = options
-    logger.info("data_notice: %s, SHA-256 %s (%s)",
-                "synthetic" if fingerprint.synthetic else "author-supplied",
-                fingerprint.short, fingerprint.path)
+    logger.info("data_notice: %s, SHA-256 %s", "synthetic" if fingerprint.synthetic else "confidential",
+                fingerprint.short)
 
 
 def setup(app):

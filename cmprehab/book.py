@@ -8,7 +8,7 @@ import warnings
 import pandas as pd
 from IPython.display import Markdown, display
 
-from . import config
+from . import config, disclosure
 from .cohort import load_cohort
 from .figures import set_style
 
@@ -24,6 +24,12 @@ def setup() -> pd.DataFrame:
     return load_cohort()
 
 
+def glue_results(results: dict) -> None:
+    """Glue every value of a page (`cmprehab.results`) as its text; paste with {glue:text}`name`."""
+    for result in results.values():
+        glue(result.name, result.text)
+
+
 def glue(name: str, value) -> None:
     """Glue one number (as a plain Python value, never a numpy scalar) for the prose."""
     from myst_nb import glue as _glue
@@ -33,15 +39,10 @@ def glue(name: str, value) -> None:
     _glue(name, value, display=False)
 
 
-def glue_text(name: str, text: str) -> None:
-    """Glue a piece of text computed from the data; paste it with {glue:md}`name`."""
-    from myst_nb import glue as _glue
-
-    _glue(name, Markdown(str(text)), display=False)
-
-
 def format_p(p: float) -> str:
-    """A p-value as journals print it: two significant digits, '< 0.0001' below that."""
+    """A p-value as journals print it: two significant digits, '< 0.0001' below that (labels pass through)."""
+    if isinstance(p, str):
+        return p
     if p is None or pd.isna(p):
         return ""
     return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
@@ -67,16 +68,28 @@ def markdown_table(table: pd.DataFrame, decimals: dict[str, int] | int = 1) -> s
 
 def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str, int] | int = 1,
                csv: bool = True) -> None:
-    """Display a numbered, captioned table (MyST `table` directive) with a CSV download link."""
+    """Display a numbered, captioned table (MyST `table` directive) with a CSV download link.
+
+    A table with withheld cells (disclosure control) gets a note saying what the labels mean.
+    """
     if not re.fullmatch(r"tbl-[a-z0-9-]+", name):
         raise ValueError(f"table name {name!r} must look like 'tbl-some-name'")
     text = f":::{{table}} {caption}\n:name: {name}\n:align: left\n\n{markdown_table(table, decimals)}\n:::\n"
+    if _has_labels(table):
+        text += (f"\n*{disclosure.Policy(active=True).small}: fewer than {config.SUPPRESSION_K} patients; "
+                 f"{disclosure.WITHHELD}: not shown so that a small count cannot be derived "
+                 "(disclosure control on confidential data).*\n")
     if csv:
         payload = base64.b64encode(table.to_csv().encode("utf-8")).decode("ascii")
         filename = f"{name.removeprefix('tbl-')}.csv"
         text += (f'\n<a class="table-download" download="{filename}" '
                  f'href="data:text/csv;base64,{payload}">Download {filename}</a>\n')
     display(Markdown(text))
+
+
+def _has_labels(table: pd.DataFrame) -> bool:
+    labels = {disclosure.WITHHELD, disclosure.Policy(active=True).small}
+    return bool(table.isin(labels).any().any())
 
 
 def show_figure(fig) -> None:

@@ -1,16 +1,29 @@
-"""Build the book: ``python -m cmprehab.build [--output DIR]`` (``make book``).
+"""Build the book: ``python -m cmprehab.build [--output DIR] [--show-values]`` (``make book``).
 
-jupyter-cache keys a notebook on its code cells only, so a changed cohort file or
-a changed ``cmprehab`` module would silently reuse stale outputs. This wrapper
-hashes those inputs into a stamp, drops the execution cache when the stamp
-differs from the last successful build, then rebuilds every page (``--all``, so
-no page keeps stale glued values) with warnings as errors.
+What this wrapper guarantees, beyond ``jupyter-book build``:
+
+* **One file, one set of bytes.** The data path is resolved once, here, against the
+  working directory, and handed on absolute (``CMPREHAB_DATA``) together with the
+  SHA-256 of the bytes it validated (``CMPREHAB_DATA_SHA256``): the banner, the
+  notebook kernels and the stamp all describe the same file, and a kernel refuses a
+  file that changed during the build.
+* **A bad file changes nothing.** The file is validated before anything is written;
+  an invalid file stops the build with the validator's report and the previous
+  site stays as it was.
+* **No build inherits another's results.** jupyter-cache keys a notebook on its code
+  cells only, and keeps what a failed build executed. So the stamp of the inputs
+  (data digest, package code, targets, lock file) is removed before executing; when
+  it is missing or differs, every executed result (the cache, ``jupyter_execute``
+  and Sphinx's doctrees) is dropped first; a failed build drops them again and puts
+  the previous site back. The stamp is written only after a success.
+* Every page is rebuilt (``--all``) with warnings as errors.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,16 +34,15 @@ from . import config
 from .cohort import CohortError, load_cohort
 from .provenance import sidecar_path
 
+#: Folders under _build/ that hold executed results (and may hold another dataset's numbers).
+EXECUTION_STATE = (".jupyter_cache", "jupyter_execute", ".doctrees")
 
-def stamp_inputs() -> dict[str, bytes]:
+
+def stamp_inputs(data: Path, data_sha256: str) -> dict[str, bytes]:
     """Everything that changes notebook outputs without changing notebook code."""
-    cohort = config.cohort_path()
-    if not cohort.is_file():
-        sys.exit(f"cmprehab.build: cohort file not found: {cohort} "
-                 f"(generate it, or set {config.DATA_ENV_VAR} to an existing file)")
-    inputs = {"cohort path": str(cohort).encode(), "cohort file": cohort.read_bytes()}
-    if sidecar_path(cohort).is_file():  # decides "synthetic or not" in the book's text
-        inputs["cohort sidecar"] = sidecar_path(cohort).read_bytes()
+    inputs = {"cohort path": str(data).encode(), "cohort sha256": data_sha256.encode()}
+    if sidecar_path(data).is_file():  # decides "synthetic or confidential" in the book's text
+        inputs["cohort sidecar"] = sidecar_path(data).read_bytes()
     for module in sorted((config.ROOT / "cmprehab").rglob("*.py")):
         inputs[module.relative_to(config.ROOT).as_posix()] = module.read_bytes()
     if config.PUBLISHED_TARGETS.is_file():
@@ -50,55 +62,81 @@ def changed_parts(old: dict, new: dict) -> list[str]:
     return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
 
 
+def drop_execution_state(build_dir: Path) -> None:
+    for name in EXECUTION_STATE:
+        shutil.rmtree(build_dir / name, ignore_errors=True)
+
+
+def read_stamp(stamp_file: Path) -> dict | None:
+    try:
+        return json.loads(stamp_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cmprehab.build", description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=config.ROOT,
                         help="folder that receives _build/ (default: the repository root)")
+    parser.add_argument("--show-values", action="store_true",
+                        help="name patient ids and cell values in error messages (hidden for real data)")
     args = parser.parse_args(argv)
     output = args.output.resolve()
     build_dir = output / "_build"
     stamp_file = build_dir / ".build-stamp"
-    cache_dir = build_dir / ".jupyter_cache"
+    site, previous = build_dir / "html", build_dir / "html.previous"
+    data = config.cohort_path()  # absolute: resolved once, against this process's working directory
 
     try:  # a bad file stops here, with the validator's report, before anything is written
-        load_cohort(config.cohort_path())
+        cohort = load_cohort(data, show_values=args.show_values or None)
     except CohortError as err:
-        print(f"cmprehab.build: the cohort file cannot be used; nothing was built.\n{err}", file=sys.stderr)
+        print(f"cmprehab.build: the cohort file cannot be used; nothing was built and the previous "
+              f"site, if any, is unchanged.\n{err}", file=sys.stderr)
         return 1
+    digest = cohort.attrs["fingerprint"].sha256
+    del cohort
 
-    new = make_stamp(stamp_inputs())
-    try:
-        old = json.loads(stamp_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        old = None
-
+    new = make_stamp(stamp_inputs(data, digest))
+    old = read_stamp(stamp_file)
     if old is not None and old.get("stamp") == new["stamp"]:
         print("cmprehab.build: inputs unchanged, execution cache kept")
-    elif not cache_dir.exists():
+    elif not any((build_dir / name).exists() for name in EXECUTION_STATE):
         print("cmprehab.build: no execution cache yet, every notebook will run")
     else:
-        why = "no stamp from a successful build" if old is None else "changed: " + ", ".join(changed_parts(old, new))
-        print(f"cmprehab.build: execution cache invalidated ({why})")
-        shutil.rmtree(cache_dir)
+        why = ("no stamp of a successful build with these inputs" if old is None
+               else "changed: " + ", ".join(changed_parts(old, new)))
+        print(f"cmprehab.build: executed results dropped ({why})")
+        drop_execution_state(build_dir)
 
-    # Start the site from scratch (the execution cache is kept): no figure, download or
-    # page of an earlier build, or of earlier data, survives into this one.
-    shutil.rmtree(build_dir / "html", ignore_errors=True)
+    # Until this build succeeds, nothing on disk vouches for the executed results.
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp_file.unlink(missing_ok=True)
+    # The site is built afresh; the last good one waits aside until this one succeeds.
+    shutil.rmtree(previous, ignore_errors=True)
+    if site.exists():
+        site.rename(previous)
 
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(config.ROOT),
                "--all", "-W", "-n", "--keep-going", "--path-output", str(output)]
+    env = {**os.environ, config.DATA_ENV_VAR: str(data), config.DATA_SHA256_ENV_VAR: digest}
     print("cmprehab.build:", " ".join(command), flush=True)
     started = time.perf_counter()
-    code = subprocess.run(command).returncode
+    code = subprocess.run(command, env=env).returncode
     elapsed = time.perf_counter() - started
 
     if code == 0:
-        build_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(previous, ignore_errors=True)
         stamp_file.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        print(f"cmprehab.build: done in {elapsed:.1f} s, site in {build_dir / 'html'}")
-    else:
-        print(f"cmprehab.build: FAILED (exit code {code}) after {elapsed:.1f} s; stamp not updated")
+        print(f"cmprehab.build: done in {elapsed:.1f} s, site in {site}")
+        return 0
+    drop_execution_state(build_dir)
+    shutil.rmtree(site, ignore_errors=True)
+    kept = previous.exists()
+    if kept:
+        previous.rename(site)
+    print(f"cmprehab.build: FAILED (exit code {code}) after {elapsed:.1f} s; executed results dropped, "
+          + ("the previous site was put back" if kept else "no site was written"), file=sys.stderr)
     return code
 
 

@@ -104,7 +104,7 @@ class CohortValidationError(CohortError):
         super().__init__(f"{path}: {len(problems)} problem(s) found, the file was not used:\n{listed}{tail}")
 
 
-def load_cohort(path: str | Path | None = None, *, show_values: bool | None = None) -> pd.DataFrame:
+def load_cohort(path: str | Path | None = None, show_values: bool | None = None) -> pd.DataFrame:
     """Read, parse and validate a cohort CSV: `path`, else $CMPREHAB_DATA, else data/cohort.csv.
 
     Returns one row per patient with schema columns only: numbers as float64

@@ -1,5 +1,11 @@
 """Every figure of the book. Each takes an aggregate table from `tables` (or the
-cohort, for distributions) and returns a matplotlib Figure; the notebook shows it."""
+cohort, for distributions) and returns a matplotlib Figure; the notebook shows it.
+
+Disclosure control reaches the figures through the tables (a withheld cell is
+not drawn; its label is written instead) and through `_histogram` (bins are
+fixed, not set by the smallest or largest value; the last bin is top-coded;
+under control a bin with fewer than k patients is not drawn).
+"""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -7,11 +13,17 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from . import config
+from . import config, disclosure
+from .disclosure import Policy
 from .stats import median_iqr
 
 #: Width that stays legible on a phone when the image is scaled to the screen.
 WIDTH = 5.2
+#: Histogram bins: fixed, so that no edge is one patient's value; the last bin holds
+#: everything from its lower edge up (top-coded).
+PAIN_YEARS_BINS = 2.0 ** np.arange(-2, 5.6, 0.5)  # 0.25 to 45 years, two bins per doubling; last from 32
+SESSION_BINS = np.arange(0.5, 41.5, 1)             # one bar per session count; last: 40 or more
+PROGRAM_MONTH_BINS = np.arange(0, 26, 1)           # one bar per month; last: 24 or more
 
 
 def set_style() -> None:
@@ -20,36 +32,64 @@ def set_style() -> None:
                   rc={"figure.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold"})
 
 
+def _histogram(ax, values: pd.Series, bins: np.ndarray, colour: str, policy: Policy) -> None:
+    """Bars of patients per bin; values beyond the last edge counted in the last bin; small bins
+    left out under disclosure control."""
+    counts, edges = np.histogram(np.clip(values.dropna(), bins[0], bins[-1]), bins=bins)
+    keep = disclosure.visible_bins(counts, policy)
+    ax.bar(edges[:-1][keep], counts[keep], width=np.diff(edges)[keep], align="edge", color=colour,
+           edgecolor="white")
+    ax.set_xlim(bins[0], bins[-1])
+
+
+def _median_line(ax, values: pd.Series, policy: Policy, fmt: str, loc: str = "upper right") -> None:
+    values = values.dropna()
+    if values.empty or disclosure.too_few(len(values), policy):
+        return
+    median = median_iqr(values)[0]
+    ax.axvline(median, color="black", linestyle="--", linewidth=1.2, label=f"median {median:{fmt}}")
+    ax.legend(loc=loc, frameon=False, fontsize=9)
+
+
 def baseline_distributions(cohort: pd.DataFrame) -> plt.Figure:
     """Histograms of NPRS, DRI and EQ-VAS at start and of pain duration, median marked."""
+    policy = disclosure.policy(cohort)
     fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 5.2))
+    top = PAIN_YEARS_BINS[-2]
     panels = [("nprs_start", "Pain, NPRS", np.arange(-0.5, 11, 1)),
               ("dri_start", "Disability, DRI", np.arange(0, 105, 5)),
               ("eqvas_start", "Health, EQ-VAS", np.arange(0, 105, 5)),
-              ("pain_duration_years", "Pain duration, years", None)]
+              ("pain_duration_years", f"Pain duration, years\n(last bar: {top:.0f} or more)", PAIN_YEARS_BINS)]
     data = cohort.assign(pain_duration_years=cohort["pain_duration_days"] / 365.25)
     for ax, (column, label, bins), colour in zip(axes.flat, panels, config.PALETTE):
-        values = data[column].dropna()
-        if bins is None:
-            bins = np.geomspace(max(values.min(), 0.2), values.max(), 20)
+        _histogram(ax, data[column], bins, colour, policy)
+        if column == "pain_duration_years":
             ax.set_xscale("log")
-        ax.hist(values, bins=bins, color=colour, edgecolor="white")
-        median = median_iqr(values)[0]
-        ax.axvline(median, color="black", linestyle="--", linewidth=1.2, label=f"median {median:.3g}")
+            ticks = [0.25, 1, 4, 16]
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.minorticks_off()
+        _median_line(ax, data[column], policy, ".3g", "upper left" if column == "eqvas_start" else "upper right")
         ax.set_xlabel(label)
         ax.set_ylabel("Patients")
-        ax.legend(loc="upper left" if column == "eqvas_start" else "upper right", frameon=False, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _withheld_note(ax, x, y, label: str, **kwargs) -> None:
+    """Write a withheld cell's label where its mark would have been."""
+    ax.text(x, y, label, fontsize=8.5, color="black", fontstyle="italic", **kwargs)
 
 
 def interventions(table: pd.DataFrame) -> plt.Figure:
     """Share of patients per intervention category (published order, top to bottom) with its CI."""
     fig, ax = plt.subplots(figsize=(WIDTH, 6.0))
     y = np.arange(len(table))[::-1]
-    ax.barh(y, table["%"], color=config.PALETTE[0], height=0.7)
-    ax.errorbar(table["%"], y, xerr=[table["%"] - table["CI low"], table["CI high"] - table["%"]],
-                fmt="none", ecolor="black", capsize=3, linewidth=1)
+    pct, low, high = (disclosure.numeric(table[c]).to_numpy() for c in ("%", "CI low", "CI high"))
+    ax.barh(y, np.nan_to_num(pct), color=config.PALETTE[0], height=0.7)
+    ax.errorbar(pct, y, xerr=[pct - low, high - pct], fmt="none", ecolor="black", capsize=3, linewidth=1)
+    for yi, value, n in zip(y, pct, table["n"]):
+        if np.isnan(value):
+            _withheld_note(ax, 1, yi, f"{n} patients" if n != disclosure.WITHHELD else n, va="center")
     ax.set_yticks(y, [_wrap(label, 28) for label in table["category"]], fontsize=10)
     ax.set_xlim(0, 100)
     ax.set_xlabel(f"Patients who received the category, % ({config.CI_LABEL})")
@@ -59,17 +99,16 @@ def interventions(table: pd.DataFrame) -> plt.Figure:
 
 def program(cohort: pd.DataFrame) -> plt.Figure:
     """Distribution of sessions and of program length, median marked."""
+    policy = disclosure.policy(cohort)
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.2))
-    panels = [(cohort["n_sessions"], "Sessions", 1), (cohort["program_days"] / config.DAYS_PER_MONTH,
-                                                      "Program length, months", 1)]
-    for ax, (values, label, width), colour in zip(axes, panels, config.PALETTE[1:]):
-        values = values.dropna()
-        ax.hist(values, bins=np.arange(0, values.max() + width, width), color=colour, edgecolor="white")
-        median = median_iqr(values)[0]
-        ax.axvline(median, color="black", linestyle="--", linewidth=1.2, label=f"median {median:.0f}")
+    panels = [(cohort["n_sessions"], f"Sessions\n(last bar: {SESSION_BINS[-2] + 0.5:.0f} or more)", SESSION_BINS),
+              (cohort["program_days"] / config.DAYS_PER_MONTH,
+               f"Program length, months\n(last bar: {PROGRAM_MONTH_BINS[-2]:.0f} or more)", PROGRAM_MONTH_BINS)]
+    for ax, (values, label, bins), colour in zip(axes, panels, config.PALETTE[1:]):
+        _histogram(ax, values, bins, colour, policy)
+        _median_line(ax, values, policy, ".0f")
         ax.set_xlabel(label)
         ax.set_ylabel("Patients")
-        ax.legend(frameon=False)
     fig.tight_layout()
     return fig
 
@@ -83,12 +122,16 @@ def mcid(table: pd.DataFrame) -> plt.Figure:
     for i, (time, colour) in enumerate(zip(times, config.PALETTE)):
         rows = table[table["time"] == time].set_index("measure").loc[measures]
         x = np.arange(len(measures)) + (i - 0.5) * width
-        ax.bar(x, rows["%"], width=width, color=colour, label=time)
-        ax.errorbar(x, rows["%"], yerr=[rows["%"] - rows["CI low"], rows["CI high"] - rows["%"]],
-                    fmt="none", ecolor="black", capsize=3, linewidth=1)
-        for xi, pct, n in zip(x, rows["%"], rows["of"]):
-            ax.text(xi, 2, f"{pct:.0f} %\nn={n}", ha="center", va="bottom", fontsize=8.5, color="white",
-                    fontweight="bold")
+        pct, low, high = (disclosure.numeric(rows[c]).to_numpy() for c in ("%", "CI low", "CI high"))
+        ax.bar(x, np.nan_to_num(pct), width=width, color=colour, label=time)
+        ax.errorbar(x, pct, yerr=[pct - low, high - pct], fmt="none", ecolor="black", capsize=3, linewidth=1)
+        for xi, value, n in zip(x, pct, rows["of"]):
+            if np.isnan(value):
+                _withheld_note(ax, xi, 2, f"n={n}" if n != disclosure.WITHHELD else "n/a", ha="center",
+                               va="bottom", rotation=90)
+            else:
+                ax.text(xi, 2, f"{value:.0f} %\nn={n}", ha="center", va="bottom", fontsize=8.5, color="white",
+                        fontweight="bold")
     ax.set_xticks(np.arange(len(measures)), measures)
     ax.set_ylim(0, 100)
     ax.set_ylabel(f"Reached the MCID, % ({config.CI_LABEL})")
@@ -104,9 +147,9 @@ def outcomes_over_time(table: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(1, len(measures), figsize=(WIDTH, 3.6))
     for ax, measure, colour in zip(axes, measures, config.PALETTE):
         rows = table[table["measure"] == measure]
+        median, q1, q3 = (disclosure.numeric(rows[c]).to_numpy() for c in ("median", "Q1", "Q3"))
         x = np.arange(len(rows))
-        ax.errorbar(x, rows["median"], yerr=[rows["median"] - rows["Q1"], rows["Q3"] - rows["median"]],
-                    fmt="o-", color=colour, capsize=4, linewidth=1.5)
+        ax.errorbar(x, median, yerr=[median - q1, q3 - median], fmt="o-", color=colour, capsize=4, linewidth=1.5)
         ax.set_xticks(x, rows["time"], rotation=40, ha="right")
         spec = next(s for s in config.OUTCOMES.values() if s["short"] == measure)
         ax.set_ylim(spec["lo"], spec["hi"])
@@ -120,14 +163,16 @@ def outcomes_over_time(table: pd.DataFrame) -> plt.Figure:
 def at_a_glance(interventions_table: pd.DataFrame, mcid_table: pd.DataFrame) -> plt.Figure:
     """Landing-page summary: the four most used categories and the 1-year MCID shares."""
     fig, (left, right) = plt.subplots(2, 1, figsize=(WIDTH, 6.0), height_ratios=[1.2, 1])
-    top = interventions_table.nlargest(4, "%").iloc[::-1]
-    left.barh([_wrap(c, 28) for c in top["category"]], top["%"], color=config.PALETTE[0])
+    shares = interventions_table.assign(share=disclosure.numeric(interventions_table["%"]))
+    top = shares.nlargest(4, "share").iloc[::-1]
+    left.barh([_wrap(c, 28) for c in top["category"]], top["share"], color=config.PALETTE[0])
     left.set_xlim(0, 100)
     left.set_xlabel("Patients, %")
     left.set_title("Most used interventions", fontsize=10)
     year = mcid_table[mcid_table["timepoint"] == "1y"]
-    right.bar(year["measure"], year["%"], color=config.PALETTE[1],
-              yerr=[year["%"] - year["CI low"], year["CI high"] - year["%"]], capsize=4)
+    pct, low, high = (disclosure.numeric(year[c]).to_numpy() for c in ("%", "CI low", "CI high"))
+    right.bar(year["measure"], np.nan_to_num(pct), color=config.PALETTE[1])
+    right.errorbar(np.arange(len(year)), pct, yerr=[pct - low, high - pct], fmt="none", ecolor="black", capsize=4)
     right.set_ylim(0, 100)
     right.set_ylabel(f"MCID, % ({config.CI_LABEL})")
     right.set_title("Improved at 1 year", fontsize=10)

@@ -55,10 +55,18 @@ class DataFingerprint:
         return self.sha256[:12]
 
     @property
+    def is_default(self) -> bool:
+        return Path(self.path).resolve() == config.DEFAULT_COHORT.resolve()
+
+    @property
     def description(self) -> str:
+        """What the data are, in words built from fixed text and numbers only: never the file's
+        name or path (confidential for real data, and unsafe to paste into a page)."""
         if self.synthetic:
-            return f"SYNTHETIC cohort (seed {self.seed}, n = {self.n}), not real patients"
-        return "author-supplied cohort file"
+            where = "the committed synthetic cohort data/cohort.csv" if self.is_default else "a synthetic cohort"
+            return f"{where} (seed {self.seed}, n = {self.n}), not real patients"
+        return ("an author-supplied cohort file, treated as confidential real patient data "
+                "(its name and location are not recorded)")
 
 
 def data_fingerprint(path: Path | None = None, sha256: str | None = None) -> DataFingerprint:
@@ -69,12 +77,15 @@ def data_fingerprint(path: Path | None = None, sha256: str | None = None) -> Dat
     path = Path(path) if path else config.cohort_path()
     sha256 = sha256 or sha256_file(path)
     record = read_sidecar(path, sha256)
+    # Only whole numbers pass into the book's text; anything else in a sidecar is not the generator's.
+    if record is not None and not all(type(record.get(key)) is int for key in ("seed", "n")):
+        record = None
     return DataFingerprint(
         path=path,
         sha256=sha256,
         synthetic=record is not None,
-        seed=record.get("seed") if record else None,
-        n=record.get("n") if record else None,
+        seed=record["seed"] if record else None,
+        n=record["n"] if record else None,
     )
 
 

@@ -9,8 +9,9 @@ import math
 
 import pandas as pd
 
-from . import config
+from . import config, disclosure, tables
 from .analysis import derive
+from .disclosure import Policy
 from .stats import mcid_summary, median_iqr, round_half_up
 
 #: Cohort size of the published study; counts in the targets are out of this many patients.
@@ -19,6 +20,8 @@ COHORT_N = 274
 STATUS_MATCH, STATUS_DIFF, STATUS_ASSUMED = "matches", "differs", "not published (assumption)"
 #: Facts of the design (such as the inclusion years) that a patient file cannot yield.
 STATUS_REPORTED = "reported (not in the data)"
+#: Computed, but not shown: disclosure control on confidential data (see cmprehab.disclosure).
+STATUS_WITHHELD = "withheld (disclosure control)"
 
 
 def load_targets() -> pd.DataFrame:
@@ -80,32 +83,71 @@ def compute(data: pd.DataFrame, variable: str, statistic: str, level: str = "") 
     raise ValueError(f"unknown statistic {statistic!r} in {config.PUBLISHED_TARGETS.name}")
 
 
+def withheld_label(data: pd.DataFrame, variable: str, statistic: str, level: str, policy: Policy,
+                   mcid_table: pd.DataFrame) -> str | None:
+    """What disclosure control shows instead of this statistic, or None when it may be shown.
+
+    The labels come from the same partitions as the tables (`tables.variable_labels`,
+    `tables.measured_label`, `tables.mcid`), so the audit never reveals what a table hides.
+    """
+    if not policy.active:
+        return None
+    if statistic in ("min", "max"):
+        return disclosure.WITHHELD  # a single patient's value
+    if statistic == "mcid_pct":
+        row = mcid_table[(mcid_table["stem"] == variable) & (mcid_table["timepoint"] == level)].iloc[0]
+        return row["%"] if isinstance(row["%"], str) else None
+    if statistic == "count" and variable == "patient_id":
+        return None
+    categorical = variable in config.CATEGORIES or set(data[variable].dropna().unique()) <= {0.0, 1.0}
+    if statistic == "count":
+        if not categorical:
+            return tables.measured_label(data, variable, policy)
+        missing = tables.variable_labels(data, variable, policy).get(disclosure.MISSING)
+        return disclosure.WITHHELD if missing is not None else None
+    if statistic in ("n", "pct"):
+        label = tables.variable_labels(data, variable, policy)[level if variable in config.CATEGORIES else float(level)]
+        return label if statistic == "n" or label is None else disclosure.WITHHELD
+    return disclosure.WITHHELD if disclosure.too_few(int(data[variable].notna().sum()), policy) else None
+
+
 def formatted(audit_table: pd.DataFrame) -> pd.DataFrame:
-    """The audit for reading: values at their published decimals, as text."""
+    """The audit for reading: values at their published decimals, as text (withheld ones as their label)."""
     def show(value, decimals):
         return "" if pd.isna(value) else f"{value:.{decimals}f}"
     out = audit_table[["label", "published", "computed", "source", "status"]].copy()
     out["published"] = [show(v, d) for v, d in zip(audit_table["published"], audit_table["decimals"])]
-    out["computed"] = [show(v, d) for v, d in zip(audit_table["computed"], audit_table["decimals"])]
+    out["computed"] = [label if isinstance(label, str) else show(v, d) for v, d, label in
+                       zip(audit_table["computed"], audit_table["decimals"], audit_table["shown as"])]
     return out
 
 
-def audit(cohort: pd.DataFrame) -> pd.DataFrame:
-    """Every published target beside the value the cohort yields, at the published precision."""
+def audit(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
+    """Every published target beside the value the cohort yields, at the published precision.
+
+    Under disclosure control a value the tables would hide is not compared either:
+    its status says it was withheld, and "shown as" holds its label.
+    """
+    policy = disclosure.policy(cohort) if policy is None else policy
     data = derive(cohort)
+    mcid_table = tables.mcid(cohort, policy=policy)
     rows = []
     for t in load_targets().itertuples(index=False):
-        if t.statistic == "reported":
-            rows.append({"key": t.key, "section": t.section, "label": t.label, "published": t.value,
-                         "computed": math.nan, "decimals": int(t.decimals), "source": t.source,
-                         "status": STATUS_REPORTED})
+        row = {"key": t.key, "section": t.section, "label": t.label, "published": t.value,
+               "computed": math.nan, "decimals": int(t.decimals), "source": t.source, "shown as": None}
+        if t.statistic in ("reported", "calibration"):
+            # reported: a design fact no patient file yields; calibration: a setting of the
+            # synthetic-cohort generator (an assumption), not a statistic of the data.
+            rows.append({**row, "status": STATUS_REPORTED if t.statistic == "reported" else STATUS_ASSUMED})
             continue
-        value = compute(data, t.variable, t.statistic, t.level)
-        rounded = round_half_up(value, int(t.decimals))
+        label = withheld_label(data, t.variable, t.statistic, t.level, policy, mcid_table)
+        if label is not None:
+            rows.append({**row, "shown as": label, "status": STATUS_WITHHELD})
+            continue
+        rounded = round_half_up(compute(data, t.variable, t.statistic, t.level), int(t.decimals))
         if t.assumption:
             status = STATUS_ASSUMED
         else:
             status = STATUS_MATCH if rounded == t.value else STATUS_DIFF
-        rows.append({"key": t.key, "section": t.section, "label": t.label, "published": t.value,
-                     "computed": rounded, "decimals": int(t.decimals), "source": t.source, "status": status})
+        rows.append({**row, "computed": rounded, "status": status})
     return pd.DataFrame(rows)

@@ -6,6 +6,7 @@ are both generated from it, so they cannot drift apart.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -100,6 +101,68 @@ def later_needs_start_rule(later: str, start: str) -> str:
     return f"{later} is filled but {start} is empty (a change needs its start value)"
 
 
+@dataclass(frozen=True)
+class CrossFieldRule:
+    """A rule between columns of one row.
+
+    `name` is the rule as the validator reports it; it names every column involved as a
+    word of its own (the first one is the column a problem is reported under). `holds`
+    gives True for each row that keeps the rule; a row where one of the values is missing
+    or outside its own column's range keeps it (that problem is reported on its own).
+    """
+    name: str
+    columns: tuple[str, ...]
+    description: str  # plain words, for the data dictionary
+    holds: Callable[[pd.DataFrame], pd.Series]
+
+
+def _in_own_range(df: pd.DataFrame, *columns: str) -> pd.Series:
+    """Rows where every one of `columns` is present and within its column's own range."""
+    ok = pd.Series(True, index=df.index)
+    for name in columns:
+        field, values = FIELD_BY_NAME[name], df[name]
+        ok &= values.notna() & (values >= field.lo)
+        if field.hi is not None:
+            ok &= values <= field.hi
+    return ok
+
+
+def _later_needs_start(later: str, start: str) -> CrossFieldRule:
+    return CrossFieldRule(
+        name=later_needs_start_rule(later, start), columns=(later, start),
+        description=f"A value in {later} needs a value in {start}: a change needs its start value.",
+        holds=lambda df: ~(df[later].notna() & df[start].isna()))
+
+
+#: Days per year of age; age is recorded in whole years, so a patient aged `age` may be up
+#: to a year older: pain can have lasted at most (age + 1) years.
+_DAYS_PER_YEAR = 365.25
+
+#: Every rule between columns of a row, checked by the validator and listed in the dictionary.
+CROSS_FIELD_RULES: list[CrossFieldRule] = [_later_needs_start(later, start) for later, start in LATER_NEEDS_START] + [
+    CrossFieldRule(
+        name="program_days is not 0 although n_sessions is 1 (a single session means a program length of 0 days)",
+        columns=("program_days", "n_sessions"),
+        description="A patient with one session has a program length of 0 days (first to last session).",
+        holds=lambda df: ~(_in_own_range(df, "program_days", "n_sessions")
+                           & (df["n_sessions"] == 1) & (df["program_days"] != 0))),
+    CrossFieldRule(
+        name="n_sessions is more than program_days + 1 (more sessions than days in the program)",
+        columns=("n_sessions", "program_days"),
+        description="At most one session a day: n_sessions ≤ program_days + 1.",
+        holds=lambda df: ~(_in_own_range(df, "n_sessions", "program_days")
+                           & (df["n_sessions"] > df["program_days"] + 1))),
+    CrossFieldRule(
+        name=(f"pain_duration_days is longer than age allows (more than (age + 1) × {_DAYS_PER_YEAR:g} days: "
+              "the pain would have begun before birth)"),
+        columns=("pain_duration_days", "age"),
+        description=(f"Pain began after birth: pain_duration_days ≤ (age + 1) × {_DAYS_PER_YEAR:g} "
+                     "(age is in whole years)."),
+        holds=lambda df: ~(_in_own_range(df, "pain_duration_days", "age")
+                           & (df["pain_duration_days"] > (df["age"] + 1) * _DAYS_PER_YEAR))),
+]
+
+
 def _column(field: Field) -> pa.Column:
     checks = []
     if field.kind == "binary":
@@ -119,9 +182,7 @@ def _column(field: Field) -> pa.Column:
 
 def pandera_schema() -> pa.DataFrameSchema:
     """Schema of a parsed cohort (numbers already float, categories still text)."""
-    wide = [pa.Check(lambda df, later=later, start=start: ~(df[later].notna() & df[start].isna()),
-                     name=later_needs_start_rule(later, start))
-            for later, start in LATER_NEEDS_START]
+    wide = [pa.Check(rule.holds, name=rule.name) for rule in CROSS_FIELD_RULES]
     return pa.DataFrameSchema({f.name: _column(f) for f in FIELDS}, checks=wide, strict=False,
                               name="cohort")
 

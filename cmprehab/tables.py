@@ -1,8 +1,9 @@
 """Every table of the book, built from the cohort in one place.
 
 Tables hold aggregates only (counts, percentages, quantiles), never a patient
-row, so that disclosure rules (for example small-cell suppression) can later be
-applied here once for every page.
+row. Disclosure control (`cmprehab.disclosure`) is applied here, once for every
+page, download and figure: on confidential data a withheld cell holds its label
+("<5" or "withheld") instead of a number, and a figure leaves it out.
 """
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import warnings
 
 import pandas as pd
 
-from . import config
+from . import config, disclosure
 from .analysis import derive
-from .stats import mcid_summary, median_iqr, proportion_of, wilcoxon_change
+from .disclosure import WITHHELD, Policy
+from .schema import FIELD_BY_NAME
+from .stats import mcid_reached, median_iqr, proportion, wilcoxon_change
 
 #: Table 1 rows: column, label, kind ("mean", "median", "range", "yes" for 0/1, "levels").
 TABLE1_ROWS = [
@@ -34,14 +37,32 @@ TABLE1_ROWS = [
 ]
 
 
-def table1(cohort: pd.DataFrame):
-    """Baseline characteristics with tableone: n and missing per variable, valid-n percentages."""
+#: How tableone names each kind of row, used for a variable that has no value at all.
+_SUFFIX = {"mean": "mean (SD)", "median": "median [Q1,Q3]", "range": "minimum–maximum",
+           "yes": "n (%)", "female": "n (%)", "levels": "n (%)"}
+#: Levels counted for each kind of categorical row (1.0 = "yes" of a 0/1 variable).
+_LEVELS = {"yes": [1.0, 0.0], "female": ["female", "male"]}
+#: Derived Table 1 rows and the column they come from (whether it may be empty).
+_SOURCE = {"age_range": "age", "low_pain_management": "pain_management"}
+NO_VALUES = "no values in this file"
+
+
+def _row_key(label: str, kind: str) -> str:
+    return label.replace("Age", "Age range") if kind == "range" else label
+
+
+def table1(cohort: pd.DataFrame, rows: list[tuple[str, str, str]] | None = None):
+    """Baseline characteristics with tableone: n and missing per variable, valid-n percentages.
+
+    `rows` defaults to every TABLE1_ROWS entry; tableone cannot summarise a variable
+    without any value, so `table1_frame` passes only those that have one.
+    """
     from tableone import TableOne
 
     data = derive(cohort)
     data["age_range"] = data["age"]
     frame, labels, order, limit = pd.DataFrame(index=data.index), {}, {}, {}
-    for column, label, kind in TABLE1_ROWS:
+    for column, label, kind in rows or TABLE1_ROWS:
         values = data[column]
         if kind == "yes":
             values = pd.Categorical(values.map({1.0: "Yes", 0.0: "No"}), categories=["Yes", "No"])
@@ -51,15 +72,17 @@ def table1(cohort: pd.DataFrame):
             order[label], limit[label] = [config.CATEGORY_LABELS[c] for c in ("female", "male")], 1
         elif kind == "levels":
             values = values.cat.rename_categories(config.CATEGORY_LABELS)
-        key = label if kind != "range" else label.replace("Age", "Age range")
+        key = _row_key(label, kind)
         frame[key] = values
         labels[column] = key
     columns = list(frame.columns)
-    kinds = {labels[c]: k for c, _, k in TABLE1_ROWS}
+    kinds = {labels[c]: k for c, _, k in rows or TABLE1_ROWS}
     with warnings.catch_warnings():
         # tableone 0.9.6 on pandas 3 warns about its own internals (Pandas4Warning).
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
+        # tableone leaves out (and warns about) a level nobody has; _every_level puts it back.
+        warnings.filterwarnings("ignore", "Order value not found", UserWarning)
         return TableOne(
             frame, columns=columns,
             categorical=[c for c in columns if kinds[c] in ("yes", "female", "levels")],
@@ -70,74 +93,134 @@ def table1(cohort: pd.DataFrame):
         )
 
 
-def interventions(cohort: pd.DataFrame) -> pd.DataFrame:
-    """The ten intervention categories, in the published order: n, %, Wilson CI."""
+def _policy(cohort: pd.DataFrame, policy: Policy | None) -> Policy:
+    return disclosure.policy(cohort) if policy is None else policy
+
+
+def _share_cells(k: int, n: int, label: str | None) -> dict:
+    """n, %, CI of k out of n: numbers, or the count's label and the rest withheld."""
+    p = proportion(k, n)
+    if label is not None:
+        return {"n": label, "%": WITHHELD, "CI low": WITHHELD, "CI high": WITHHELD}
+    return {"n": p.k, "%": p.pct, "CI low": p.low, "CI high": p.high}
+
+
+def interventions(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
+    """The ten intervention categories, in the published order: n, %, Wilson CI (of all patients)."""
+    policy = _policy(cohort, policy)
     rows = []
     for column, label in config.INTERVENTIONS.items():
-        p = proportion_of(cohort[column])
-        rows.append({"category": label, "n": p.k, "of": p.n, "%": p.pct, "CI low": p.low, "CI high": p.high})
+        values = cohort[column].dropna()
+        k, n = int(values.sum()), int(len(values))
+        cells = _share_cells(k, n, disclosure.protect_subset(k, n, policy))
+        rows.append({"category": label, "n": cells["n"], "of": n, **{c: cells[c] for c in ("%", "CI low", "CI high")}})
     return pd.DataFrame(rows)
 
 
-def interventions_per_patient(cohort: pd.DataFrame) -> pd.DataFrame:
-    """How many patients received 1, 2, ... of the ten categories."""
-    counts = derive(cohort)["n_interventions"].value_counts().sort_index()
-    return pd.DataFrame({"categories received": counts.index, "patients": counts.to_numpy(),
-                         "%": 100 * counts.to_numpy() / len(cohort)})
+def interventions_per_patient(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
+    """How many patients received 0, 1, ... 10 of the ten categories (every row, zeros included)."""
+    policy = _policy(cohort, policy)
+    received = derive(cohort)["n_interventions"]
+    counts = {n: int((received == n).sum()) for n in range(len(config.INTERVENTIONS) + 1)}
+    labels = disclosure.protect(counts, policy)
+    return pd.DataFrame({"categories received": list(counts),
+                         "patients": [disclosure.shown(n, labels[c]) for c, n in counts.items()],
+                         "%": [disclosure.shown(100 * n / len(cohort), labels[c] and WITHHELD)
+                               for c, n in counts.items()]})
 
 
-def program(cohort: pd.DataFrame) -> pd.DataFrame:
+def _quantile_cells(values: pd.Series, label: str | None, policy: Policy) -> dict:
+    """n, median, Q1, Q3 of the non-missing values: n shown or labelled; summaries of fewer than k withheld."""
+    n = int(values.notna().sum())
+    if disclosure.too_few(n, policy):
+        return {"n": label, "median": WITHHELD, "Q1": WITHHELD, "Q3": WITHHELD}
+    median, q1, q3 = median_iqr(values)
+    return {"n": disclosure.shown(n, label), "median": median, "Q1": q1, "Q3": q3}
+
+
+def program(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """Sessions and program length: n, median [Q1, Q3]."""
+    policy = _policy(cohort, policy)
     data = derive(cohort)
     rows = []
     for column, label in (("n_sessions", "Sessions"), ("program_months", "Program length, months"),
                           ("n_interventions", "Intervention categories received")):
-        median, q1, q3 = median_iqr(data[column])
-        rows.append({"measure": label, "n": int(data[column].notna().sum()), "median": median, "Q1": q1, "Q3": q3})
+        n = int(data[column].notna().sum())
+        rows.append({"measure": label,
+                     **_quantile_cells(data[column], disclosure.protect_measured(n, len(data), policy), policy)})
     return pd.DataFrame(rows).set_index("measure")
 
 
-def outcomes_over_time(cohort: pd.DataFrame) -> pd.DataFrame:
+def measured_label(cohort: pd.DataFrame, column: str, policy: Policy) -> str | None:
+    """The disclosure label of "patients with a value in `column`" (its complement is derivable from n)."""
+    return disclosure.protect_measured(int(cohort[column].notna().sum()), len(cohort), policy)
+
+
+def outcomes_over_time(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """NPRS, DRI and EQ-VAS at start, discharge and 1 year: n, median [Q1, Q3]."""
+    policy = _policy(cohort, policy)
     rows = []
     for stem, spec in config.OUTCOMES.items():
         for time, time_label in config.TIMEPOINTS.items():
-            values = cohort[f"{stem}_{time}"]
-            median, q1, q3 = median_iqr(values)
-            rows.append({"measure": spec["short"], "time": time_label, "n": int(values.notna().sum()),
-                         "median": median, "Q1": q1, "Q3": q3})
+            column = f"{stem}_{time}"
+            rows.append({"measure": spec["short"], "time": time_label,
+                         **_quantile_cells(cohort[column], measured_label(cohort, column, policy), policy)})
     return pd.DataFrame(rows)
 
 
-def mcid(cohort: pd.DataFrame, thresholds: dict[str, float] | None = None) -> pd.DataFrame:
-    """Share reaching the MCID at discharge and at 1 year: k / N (both values present), %, Wilson CI."""
+def mcid(cohort: pd.DataFrame, thresholds: dict[str, float] | None = None,
+         policy: Policy | None = None) -> pd.DataFrame:
+    """Share reaching the MCID at discharge and at 1 year: k of n (both values present), %, Wilson CI.
+
+    Under disclosure control a row whose n is withheld is withheld whole; otherwise
+    "reached" and "not reached" form a partition of n.
+    """
+    policy = _policy(cohort, policy)
     thresholds = thresholds or {}
     rows = []
     for stem, spec in config.OUTCOMES.items():
         threshold = thresholds.get(stem, config.MCID[stem]["threshold"])
         for time in ("discharge", "1y"):
-            p = mcid_summary(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"], stem, threshold)
-            rows.append({"measure": spec["short"], "stem": stem, "time": config.TIMEPOINTS[time], "timepoint": time,
-                         "MCID": threshold, "reached": p.k, "of": p.n, "%": p.pct, "CI low": p.low, "CI high": p.high})
+            reached = mcid_reached(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"], stem, threshold).dropna()
+            k, n = int(reached.sum()), int(len(reached))
+            row = {"measure": spec["short"], "stem": stem, "time": config.TIMEPOINTS[time], "timepoint": time,
+                   "MCID": threshold}
+            n_label = measured_label(cohort, f"{stem}_{time}", policy)
+            if n_label is not None:
+                row.update({"reached": WITHHELD, "of": n_label, "%": WITHHELD, "CI low": WITHHELD,
+                            "CI high": WITHHELD})
+            else:
+                cells = _share_cells(k, n, disclosure.protect_subset(k, n, policy))
+                row.update({"reached": cells["n"], "of": n, **{c: cells[c] for c in ("%", "CI low", "CI high")}})
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
-def change_tests(cohort: pd.DataFrame) -> pd.DataFrame:
+def change_tests(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """Change from start (paired Wilcoxon signed-rank test, matched-pairs rank-biserial effect size)."""
+    policy = _policy(cohort, policy)
     rows = []
     for stem, spec in config.OUTCOMES.items():
         for time in ("discharge", "1y"):
             w = wilcoxon_change(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"])
-            rows.append({"measure": spec["short"], "time": config.TIMEPOINTS[time], "pairs": w.n_pairs,
-                         "median at start": w.median_start, "median later": w.median_later,
-                         "median change": w.median_change, "W": w.statistic, "p": w.p_value,
-                         "rank-biserial r": w.rank_biserial})
+            row = {"measure": spec["short"], "time": config.TIMEPOINTS[time], "pairs": w.n_pairs,
+                   "median at start": w.median_start, "median later": w.median_later,
+                   "median change": w.median_change, "W": w.statistic, "p": w.p_value,
+                   "rank-biserial r": w.rank_biserial}
+            label = measured_label(cohort, f"{stem}_{time}", policy)
+            if label is not None:
+                row = {**{key: WITHHELD for key in row}, "measure": row["measure"], "time": row["time"],
+                       "pairs": label}
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
-def follow_up(cohort: pd.DataFrame) -> pd.DataFrame:
+def follow_up(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """How many patients have each outcome at each time point (denominators)."""
-    rows = {spec["short"]: [int(cohort[f"{stem}_{t}"].notna().sum()) for t in config.TIMEPOINTS]
+    policy = _policy(cohort, policy)
+    rows = {spec["short"]: [disclosure.shown(int(cohort[f"{stem}_{t}"].notna().sum()),
+                                             measured_label(cohort, f"{stem}_{t}", policy))
+                            for t in config.TIMEPOINTS]
             for stem, spec in config.OUTCOMES.items()}
     table = pd.DataFrame(rows, index=list(config.TIMEPOINTS.values())).T
     table.index.name = "measure"
@@ -165,34 +248,92 @@ def describe_share(low_pct: float, high_pct: float) -> str:
     return "a share that varies by measure around the poster's 'about half'"
 
 
-def table1_frame(cohort: pd.DataFrame) -> pd.DataFrame:
-    """Table 1 as a flat frame (characteristic, level, missing, all patients) for display and CSV."""
-    frame = table1(cohort).tableone.reset_index()
-    frame.columns = ["Characteristic", "Level", "Missing", f"All patients (n = {len(cohort)})"]
-    frame = frame[frame["Characteristic"] != "n"]
-    # tableone's min_max shows "mean [min,max]"; the published table gives the range alone.
-    is_range = frame["Characteristic"].str.startswith("Age range")
-    ages = cohort["age"].dropna()
-    frame.loc[is_range, "Characteristic"] = "Age range, years, minimum–maximum"
-    frame.loc[is_range, frame.columns[-1]] = f"{ages.min():.0f}–{ages.max():.0f}"
+def table1_frame(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
+    """Table 1 as a flat frame (characteristic, level, missing, all patients) for display and CSV.
+
+    A variable without any value gets one row saying so. Under disclosure control,
+    each variable's levels and missing values form one partition (`disclosure.protect`),
+    the age range becomes the 5th–95th percentile, and the structurally empty
+    missing counts of required columns are left blank.
+    """
+    policy = _policy(cohort, policy)
+    data = derive(cohort)
+    data["age_range"] = data["age"]
+    present = [row for row in TABLE1_ROWS if data[row[0]].notna().any()]
+    value = f"All patients (n = {len(cohort)})"
+    frame = table1(cohort, present).tableone.reset_index() if present else pd.DataFrame()
+    frame.columns = ["Characteristic", "Level", "Missing", value][: len(frame.columns)]
+    pieces = []
+    for column, label, kind in TABLE1_ROWS:
+        key = _row_key(label, kind)
+        rows = frame[frame["Characteristic"].str.startswith(key + ",")].copy() if len(frame) else frame
+        if rows.empty:
+            rows = pd.DataFrame([{"Characteristic": f"{key}, {_SUFFIX[kind]}", "Level": "",
+                                  "Missing": len(data), value: NO_VALUES}])
+        elif kind == "range":  # tableone shows "mean [min,max]"; the published table gives the range alone
+            low, high, what = disclosure.value_range(data["age"], policy)
+            rows["Characteristic"] = f"Age range, years, {what}"
+            rows[value] = f"{low:.0f}–{high:.0f}"
+        elif kind in _LEVELS or kind == "levels":
+            rows = _every_level(rows, column, kind, value)
+        rows["Missing"] = [int(data[column].isna().sum())] + [""] * (len(rows) - 1)
+        if policy.active and rows[value].iloc[0] != NO_VALUES:  # "no values" tells nothing of a patient
+            rows = _protect_table1_rows(rows, data, column, kind, value, policy)
+        pieces.append(rows)
+    frame = pd.concat(pieces, ignore_index=True)
     frame["Characteristic"] = frame["Characteristic"].where(~frame["Characteristic"].duplicated(), "")
     frame["Level"] = frame["Level"].where(frame["Level"] != "Yes", "")
-    return frame.reset_index(drop=True)
+    return frame
 
 
-def headline(cohort: pd.DataFrame) -> dict:
-    """The study at a glance, as plain Python values: what the pages glue and the tests check."""
-    data = derive(cohort)
-    women = proportion_of(data["sex"].astype(object).eq("female"))
-    numbers = {"n_patients": len(cohort), "women_pct": float(women.pct),
-               "age_mean": float(data["age"].mean()), "age_sd": float(data["age"].std()),
-               "sessions_median": float(median_iqr(data["n_sessions"])[0]),
-               "program_months_median": float(median_iqr(data["program_months"])[0]),
-               "n_discharge": int(data[[f"{s}_discharge" for s in config.OUTCOMES]].notna().any(axis=1).sum()),
-               "n_1y": int(data[[f"{s}_1y" for s in config.OUTCOMES]].notna().any(axis=1).sum())}
-    for row in mcid(cohort).to_dict("records"):
-        prefix = f"mcid_{row['stem']}_{row['timepoint']}"
-        numbers.update({f"{prefix}_k": int(row["reached"]), f"{prefix}_n": int(row["of"]),
-                        f"{prefix}_pct": float(row["%"]), f"{prefix}_low": float(row["CI low"]),
-                        f"{prefix}_high": float(row["CI high"])})
-    return numbers
+def may_be_empty(column: str) -> bool:
+    """Whether a (possibly derived) column may hold missing values by the schema."""
+    return not FIELD_BY_NAME[_SOURCE.get(column, column)].required
+
+
+def variable_labels(data: pd.DataFrame, column: str, policy: Policy) -> dict:
+    """Disclosure labels of one categorical or 0/1 variable: its levels and its missing cell.
+
+    The one partition every table, figure and audit row uses for this variable.
+    """
+    levels = config.CATEGORIES.get(column) or _LEVELS["yes"]
+    return disclosure.protect(disclosure.level_counts(data[column], levels, may_be_empty(column)), policy)
+
+
+def _every_level(rows: pd.DataFrame, column: str, kind: str, value: str) -> pd.DataFrame:
+    """The rows a categorical variable shows (all its levels; "Yes" or "Women" alone), zeros included.
+
+    tableone leaves out a level nobody has, and with limit=1 would show "No" when nobody says yes.
+    """
+    wanted = {"yes": ["Yes"], "female": [config.CATEGORY_LABELS["female"]]}.get(
+        kind, [config.CATEGORY_LABELS[c] for c in config.CATEGORIES.get(column, [])])
+    found = rows.set_index("Level")
+    name = rows["Characteristic"].iloc[0]
+    return pd.DataFrame([{"Characteristic": name, "Level": level,
+                          value: found.loc[level, value] if level in found.index else "0 (0.0)"}
+                         for level in wanted])
+
+
+def _protect_table1_rows(rows: pd.DataFrame, data: pd.DataFrame, column: str, kind: str, value: str,
+                         policy: Policy) -> pd.DataFrame:
+    """One variable's rows of Table 1 with its small cells replaced by their labels."""
+    rows = rows.astype(object)
+    values = data[column]
+    empty_allowed = may_be_empty(column)
+    if kind in ("yes", "female", "levels"):
+        labels = variable_labels(data, column, policy)
+        shown_level = {"Yes": 1.0, **{config.CATEGORY_LABELS[c]: c for c in labels if isinstance(c, str)
+                                      and c in config.CATEGORY_LABELS}}
+        for index, level in rows["Level"].items():
+            label = labels.get(shown_level.get(level))
+            if label is not None:
+                rows.loc[index, value] = label
+    else:
+        valid = int(values.notna().sum())
+        labels = disclosure.protect({"valid": valid, disclosure.MISSING: len(values) - valid}, policy)
+        if disclosure.too_few(valid, policy):
+            rows[value] = WITHHELD
+    # A required column's missing count is zero by the schema, not a result: left blank.
+    missing = disclosure.shown(int(values.isna().sum()), labels.get(disclosure.MISSING)) if empty_allowed else ""
+    rows["Missing"] = pd.Series([missing] + [""] * (len(rows) - 1), index=rows.index, dtype=object)
+    return rows

@@ -169,22 +169,22 @@ def test_data_notice_names_the_data(synthetic):
     if synthetic:
         assert "Synthetic data" in notice and "seed 7, n = 274" in notice and "no real patients" in notice
     else:
-        assert "Author-supplied data" in notice and "Synthetic" not in notice
-        assert "&lt;real&gt;.csv" in notice and "/private" not in notice  # file name only, escaped
+        assert "Confidential data" in notice and "Synthetic" not in notice and "suppressed" in notice
+        # Never the file's name or path (confidential, and unsafe to paste into a page).
+        assert "real" not in notice.replace("real patient", "") and "private" not in notice
 
 
-def test_build_stamp_follows_the_data_file(tmp_path, monkeypatch):
+def test_build_stamp_follows_the_data_file(tmp_path):
     from cmprehab import build
 
     cohort = tmp_path / "cohort.csv"
-    cohort.write_text("id\n1\n", encoding="utf-8")
-    monkeypatch.setenv("CMPREHAB_DATA", str(cohort))
-    first = build.make_stamp(build.stamp_inputs())
-    assert build.make_stamp(build.stamp_inputs()) == first
-    cohort.write_text("id\n2\n", encoding="utf-8")
-    second = build.make_stamp(build.stamp_inputs())
+    first = build.make_stamp(build.stamp_inputs(cohort, "a" * 64))
+    assert build.make_stamp(build.stamp_inputs(cohort, "a" * 64)) == first
+    second = build.make_stamp(build.stamp_inputs(cohort, "b" * 64))
     assert second["stamp"] != first["stamp"]
-    assert build.changed_parts(first, second) == ["cohort file"]
+    assert build.changed_parts(first, second) == ["cohort sha256"]
+    moved = build.make_stamp(build.stamp_inputs(tmp_path / "other.csv", "a" * 64))
+    assert build.changed_parts(first, moved) == ["cohort path"]
 
 
 def test_ci_entry_point_is_executable():

@@ -8,9 +8,10 @@ Builds the book twice, each time into its own temporary folder with
              to show the pages follow the data file rather than stale outputs.
 
 Then parses the HTML with the standard library and compares it with
-cmprehab.tables / cmprehab.published / cmprehab.provenance. Glued numbers are
-checked where they sit: the n-th `{glue:text}` role of a chapter's Markdown is
-the n-th `<span class="pasted-text">` of its page, formatted with the role's spec.
+cmprehab.results / cmprehab.tables / cmprehab.published / cmprehab.provenance.
+Glued numbers are checked where they sit: the n-th `{glue:text}` role of a
+chapter's Markdown is the n-th `<span class="pasted-text">` of its page, and reads
+as the text `cmprehab.results` gives for that name.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cmprehab import config, published, tables
+from cmprehab import config, published, results, tables
 from cmprehab.cohort import load_cohort
 from cmprehab.provenance import DataFingerprint, data_fingerprint
 
@@ -40,6 +41,9 @@ NUMBERED_PAGES = ["03_baseline", "04_interventions", "05_outcomes"]
 GLUE_TEXT = re.compile(r"\{glue:text\}`([^`]+)`")
 PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
 ERROR_MARKERS = ["output_error", "Traceback", "output stderr", "Error in cell"]
+PAGE_RESULTS = {"00_overview": results.overview, "01_aims": results.aims, "02_methods": results.methods,
+                "03_baseline": results.baseline, "04_interventions": results.interventions,
+                "05_outcomes": results.outcomes, "06_audit": results.audit, "07_conclusions": results.conclusions}
 
 
 # --- building -----------------------------------------------------------------------
@@ -77,9 +81,9 @@ class Site:
     cohort: object = field(repr=False)
     fingerprint: DataFingerprint
 
-    @cached_property
-    def headline(self) -> dict:
-        return tables.headline(self.cohort)
+    def results(self, page: str) -> dict:
+        """What cmprehab.results gives for a chapter (by its file stem)."""
+        return PAGE_RESULTS[page](self.cohort)
 
     @cached_property
     def audit(self):
@@ -116,6 +120,11 @@ def site(request) -> Site:
 
 
 # --- reading HTML and notebooks ---------------------------------------------------------
+
+def plain_quotes(text: str) -> str:
+    """Sphinx typesets ' and " as curly quotes; compare text without that typography."""
+    return text.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}))
+
 
 def strip_tags(fragment: str) -> str:
     without = re.sub(r"<(script|style)\b.*?</\1>", " ", fragment, flags=re.DOTALL | re.IGNORECASE)
@@ -180,7 +189,7 @@ class Page:
         self.path = path
         self.html = path.read_text(encoding="utf-8")
         self.text = strip_tags(self.html)
-        self.pasted = [strip_tags(m) for m in PASTED.findall(self.html)]
+        self.pasted = [plain_quotes(strip_tags(m)) for m in PASTED.findall(self.html)]
         self.elements = Elements(self.html)
 
     def table(self, name: str) -> dict:
@@ -196,45 +205,40 @@ def cells(name: str, kind: str) -> list[str]:
     return ["".join(c["source"]) for c in notebook(name)["cells"] if c["cell_type"] == kind]
 
 
-def glue_roles(name: str) -> list[tuple[str, str]]:
-    """(key, format spec) of every {glue:text} role of a chapter, in page order."""
+def glue_roles(name: str) -> list[str]:
+    """The key of every {glue:text} role of a chapter, in page order (values are glued as text, no spec)."""
     roles = []
     for text in cells(name, "markdown"):
         for content in GLUE_TEXT.findall(text):
-            key, _, spec = content.partition(":")
-            roles.append((key.split("::")[-1], spec))
+            assert ":" not in content.split("::")[-1], f"{name}: {content!r} has a format spec; format in cmprehab.results"
+            roles.append(content.split("::")[-1])
     return roles
 
 
-def formatted(value, spec: str) -> str:
-    """As myst-nb renders a glued plain value with a format spec."""
-    return format(value, spec) if spec else str(value)
-
-
-def glued(site: Site, name: str) -> list[tuple[str, str, str]]:
-    """(key, spec, text on the page) for every {glue:text} role of a chapter."""
+def glued(site: Site, name: str) -> list[tuple[str, str]]:
+    """(key, text on the page) for every {glue:text} role of a chapter."""
     roles, page = glue_roles(name), site.page(name)
     assert len(roles) == len(page.pasted), (
         f"{name}: {len(roles)} {{glue:text}} roles in the notebook but {len(page.pasted)} pasted values on the page")
-    return [(key, spec, text) for (key, spec), text in zip(roles, page.pasted)]
+    return list(zip(roles, page.pasted))
 
 
-def check_glued(site: Site, name: str, expected: dict, required: set[str]) -> dict[str, str]:
-    """Every glued value of `name` whose key is in `expected` reads as the package's value."""
+def check_glued(site: Site, name: str, required: set[str]) -> dict[str, str]:
+    """Every glued value of chapter `name` reads as cmprehab.results gives it for the site's data."""
+    expected = site.results(name)
     seen, wrong = {}, []
-    for key, spec, text in glued(site, name):
+    for key, text in glued(site, name):
         if key in expected:
-            want = formatted(expected[key], spec)
             seen[key] = text
-            if text != want:
-                wrong.append(f"{key}:{spec} shows {text!r}, package gives {want!r}")
+            if text != expected[key].text:
+                wrong.append(f"{key} shows {text!r}, package gives {expected[key].text!r}")
     assert not wrong, f"{site.label} build, {name}: " + "; ".join(wrong)
     assert required <= set(seen), f"{name}: keys not glued on the page: {sorted(required - set(seen))}"
     return seen
 
 
-def mcid_keys(times=("discharge", "1y"), stats=("pct", "low", "high")) -> set[str]:
-    return {f"mcid_{stem}_{time}_{stat}" for stem in config.OUTCOMES for time in times for stat in stats}
+def mcid_keys(times=("discharge", "1y"), stats=("",)) -> set[str]:
+    return {f"mcid_{stem}_{time}{stat}" for stem in config.OUTCOMES for time in times for stat in stats}
 
 
 def chapter_number(name: str) -> int:
@@ -251,38 +255,48 @@ def chapter_number(name: str) -> int:
 
 @pytest.mark.parametrize("name, required", [
     ("00_overview", {"n_patients", "n_1y"} | mcid_keys(times=("1y",))),
-    ("05_outcomes", {"n_patients", "n_discharge", "n_1y"} | mcid_keys(stats=("pct", "low", "high", "k", "n"))),
-    ("03_baseline", {"n_patients", "women_pct"}),
+    ("05_outcomes", {"n_patients", "n_discharge", "n_1y"} | mcid_keys(stats=("", "_k", "_n"))),
+    ("03_baseline", {"n_patients", "women_pct", "age_range"}),
+    ("02_methods", {"n_patients", "data_description", "data_sha"}),
+    ("04_interventions", {"first_pct", "sessions_median"}),
+    ("07_conclusions", {"n_1y", "about_half"}),
 ])
-def test_glued_numbers_are_the_package_headline(site, name, required):
-    seen = check_glued(site, name, site.headline, required)
-    assert seen["n_patients"] == str(len(site.cohort))
+def test_glued_numbers_are_the_package_results(site, name, required):
+    seen = check_glued(site, name, required)
+    if "n_patients" in seen:
+        assert seen["n_patients"] == str(len(site.cohort))
+
+
+@pytest.mark.parametrize("name", sorted(PAGE_RESULTS))
+def test_every_pasted_value_is_a_result_of_its_page(default_cohort, name):
+    """Without a build: each {glue:text} role of a chapter names a value its results function gives."""
+    roles = set(glue_roles(name))
+    assert roles, f"{name}: no glued values"
+    missing = roles - set(PAGE_RESULTS[name](default_cohort))
+    assert not missing, f"{name} pastes values cmprehab.results does not give: {sorted(missing)}"
 
 
 def test_the_other_cohort_gives_other_numbers(default_site, other_site):
     """The second build follows its data file: 300 patients and its own MCID shares."""
     assert len(other_site.cohort) == OTHER_N
-    assert {key: text for key, _, text in glued(other_site, "05_outcomes")}["n_patients"] == str(OTHER_N)
-    keys = sorted(mcid_keys(stats=("pct", "low", "high", "k", "n")))
+    assert dict(glued(other_site, "05_outcomes"))["n_patients"] == str(OTHER_N)
+    keys = sorted(mcid_keys(stats=("", "_k", "_n")))
 
     def shown(s: Site) -> dict[str, str]:
-        return {key: text for key, _, text in glued(s, "05_outcomes") if key in keys}
+        return {key: text for key, text in glued(s, "05_outcomes") if key in keys}
 
     default, other = shown(default_site), shown(other_site)
     assert set(default) == set(other) == set(keys)
     assert default != other, "the MCID results on the page did not change with the data file"
-    assert {k: default_site.headline[k] for k in keys} != {k: other_site.headline[k] for k in keys}
     assert default_site.fingerprint.sha256 != other_site.fingerprint.sha256
 
 
 def test_audit_counts_are_the_package_audit(site):
     counts = site.audit["status"].value_counts()
-    expected = {"n_match": int(counts.get(published.STATUS_MATCH, 0)),
-                "n_differ": int(counts.get(published.STATUS_DIFF, 0)),
-                "n_assumed": int(counts.get(published.STATUS_ASSUMED, 0)),
-                "n_reported": int(counts.get(published.STATUS_REPORTED, 0)),
-                "n_targets": len(site.audit)}
-    seen = check_glued(site, "06_audit", expected, set(expected))
+    expected = {"n_match", "n_differ", "n_assumed", "n_reported", "n_targets"}
+    seen = check_glued(site, "06_audit", expected)
+    assert seen["n_targets"] == str(len(site.audit))
+    assert seen["n_match"] == str(int(counts.get(published.STATUS_MATCH, 0)))
     if site.label == "default":
         assert seen["n_differ"] == "0", "the committed synthetic cohort must reproduce every published number"
     # The audit tables (one or more, #tbl-audit...) show one status per target, as the package finds.

@@ -1,16 +1,24 @@
 """The synthetic-cohort generator: reproducible, safe to run, and calibrated with structure."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from cmprehab import config, published, synth
+from cmprehab import config, fidelity, published, synth
 from cmprehab.analysis import derive
 from cmprehab.cohort import load_cohort
 from cmprehab.provenance import read_sidecar, sha256_file, sidecar_path
+from cmprehab.stats import mcid_reached, round_half_up
 
 SEED = config.DEFAULT_SEED
 TARGETS = published.load_targets().set_index("key")["value"]
@@ -139,6 +147,185 @@ def test_refuses_a_directory(tmp_path):
         write(tmp_path)
 
 
+def test_rewriting_the_same_seed_gives_the_same_final_bytes(tmp_path):
+    path = write(tmp_path / "cohort.csv", seed=5, n=80)
+    first = path.read_bytes(), sidecar_path(path).read_bytes()
+    write(path, seed=5, n=80)  # over its own output
+    assert (path.read_bytes(), sidecar_path(path).read_bytes()) == first
+    assert "replaces" not in sidecar(path)
+    assert no_temporary_files(tmp_path)
+
+
+# --------------------------------------------------------------------------
+# Interrupted writes: every point leaves a file the generator still recognises
+# --------------------------------------------------------------------------
+
+def fail_at_replace(monkeypatch, call: int):
+    """Make the `call`-th os.replace inside the generator raise, as a crash at that point would."""
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append((src, dst))
+        if len(calls) == call:
+            raise OSError(f"simulated failure at rename {call}")
+        return real(src, dst)
+    monkeypatch.setattr(synth.os, "replace", replace)
+    return calls
+
+
+@pytest.mark.parametrize("call", [1, 2, 3])
+def test_interrupted_overwrite_leaves_a_recognised_file(tmp_path, monkeypatch, call):
+    path = write(tmp_path / "cohort.csv", seed=1, n=60)
+    old_bytes, old_side = path.read_bytes(), sidecar_path(path).read_bytes()
+    new = synth.generate(60, 2)
+    clean = write(tmp_path / "clean" / "cohort.csv", seed=2, n=60)
+    calls = fail_at_replace(monkeypatch, call)
+    with pytest.raises(OSError, match=f"rename {call}"):
+        synth.write_cohort(new, path, 2)
+    monkeypatch.undo()
+    assert len(calls) == call
+    assert no_temporary_files(tmp_path)
+    assert synth.is_own_cohort(path), "the generator must still recognise its own file"
+    record = sidecar(path)
+    if call == 1:   # nothing renamed: both files as they were, and the book still vouches for them
+        assert (path.read_bytes(), sidecar_path(path).read_bytes()) == (old_bytes, old_side)
+        assert read_sidecar(path) is not None
+    elif call == 2:  # the sidecar already names the new file: the book treats the old one as not synthetic
+        assert path.read_bytes() == old_bytes
+        assert record["sha256"] == sha256_file(clean) and record["replaces"] == sha256_file(path)
+        assert read_sidecar(path) is None
+    else:            # the new file is in place; only the sidecar still mentions the previous digest
+        assert path.read_bytes() == clean.read_bytes()
+        assert record["replaces"] == hashlib.sha256(old_bytes).hexdigest()
+        assert read_sidecar(path)["seed"] == 2
+    # Running again, without --force, completes the write with exactly the clean bytes.
+    synth.write_cohort(new, path, 2)
+    assert path.read_bytes() == clean.read_bytes()
+    assert sidecar_path(path).read_text(encoding="utf-8") == sidecar_path(clean).read_text(
+        encoding="utf-8").replace(str(clean.parent.resolve()), str(path.parent.resolve()))
+    assert no_temporary_files(tmp_path)
+
+
+@pytest.mark.parametrize("call", [1, 2, 3])
+def test_interrupted_first_write_can_be_finished_without_force(tmp_path, monkeypatch, call):
+    path = tmp_path / "cohort.csv"
+    fail_at_replace(monkeypatch, call)
+    with pytest.raises(OSError):
+        synth.write_cohort(synth.generate(60, 3), path, 3)
+    monkeypatch.undo()
+    assert no_temporary_files(tmp_path)
+    assert path.exists() == (call == 3)
+    synth.write_cohort(synth.generate(60, 3), path, 3)  # no --force needed: all that is there is ours
+    assert read_sidecar(path)["seed"] == 3
+
+
+def test_interrupted_forced_overwrite_leaves_the_foreign_file_foreign(tmp_path, monkeypatch):
+    foreign = tmp_path / "real.csv"
+    foreign.write_text("patient_id\nP1\n", encoding="utf-8")
+    fail_at_replace(monkeypatch, 2)
+    with pytest.raises(OSError):
+        synth.write_cohort(synth.generate(60, 3), foreign, 3, force=True)
+    monkeypatch.undo()
+    assert foreign.read_text(encoding="utf-8") == "patient_id\nP1\n"
+    assert sidecar(foreign)["replaces"] is None  # a foreign digest is never recorded as ours
+    assert not synth.is_own_cohort(foreign)
+    with pytest.raises(FileExistsError, match="not written by this generator"):
+        synth.write_cohort(synth.generate(60, 3), foreign, 3)
+    assert no_temporary_files(tmp_path)
+
+
+def test_a_failure_while_writing_the_csv_leaves_nothing_behind(tmp_path, monkeypatch):
+    path = write(tmp_path / "cohort.csv", seed=1, n=60)
+    before = path.read_bytes(), sidecar_path(path).read_bytes()
+
+    def broken_to_csv(self, handle, **kwargs):
+        handle.write("patient_id,age\nSYN01,4")
+        raise OSError("No space left on device")
+    monkeypatch.setattr(pd.DataFrame, "to_csv", broken_to_csv)
+    with pytest.raises(OSError, match="No space"):
+        synth.write_cohort(synth.generate(60, 2), path, 2)
+    assert (path.read_bytes(), sidecar_path(path).read_bytes()) == before
+    assert no_temporary_files(tmp_path)
+
+
+def test_sigterm_during_the_write_is_an_orderly_stop(tmp_path, monkeypatch, capsys):
+    path = write(tmp_path / "cohort.csv", seed=1, n=60)
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises here, before the cohort is renamed
+        return real(src, dst)
+    monkeypatch.setattr(synth.os, "replace", replace)
+    handler = signal.getsignal(signal.SIGTERM)
+    code = synth.main(["--seed", "2", "--n", "60", "--out", str(path)])
+    assert code == 128 + signal.SIGTERM
+    assert "SIGTERM" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) == handler  # the previous handler is back
+    assert len(calls) == 2 and no_temporary_files(tmp_path) and synth.is_own_cohort(path)
+
+
+def test_sigterm_to_the_command_removes_its_temporary_file(tmp_path):
+    out = tmp_path / "big.csv"
+    env = {k: v for k, v in os.environ.items() if k != config.DATA_ENV_VAR}
+    proc = subprocess.Popen([sys.executable, "-m", "cmprehab.synth", "--n", "200000", "--out", str(out)],
+                            cwd=config.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]:  # wait until it is writing
+        assert proc.poll() is None and time.monotonic() < deadline, "the generator ended before writing"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "SIGTERM" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------
+# Never overwrite a sidecar the generator did not write
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content", ["my notes about this file\n", '{"sha256": "abc", "synthetic": true}\n', "[1, 2]\n"])
+def test_refuses_a_foreign_file_at_the_sidecar_path(tmp_path, content):
+    out = tmp_path / "cohort.csv"
+    side = sidecar_path(out)
+    side.write_text(content, encoding="utf-8")
+    with pytest.raises(FileExistsError, match="not a sidecar this generator wrote"):
+        write(out, n=60)
+    assert side.read_text(encoding="utf-8") == content and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [side.name]
+    write(out, n=60, force=True)
+    assert read_sidecar(out)["n"] == 60 and no_temporary_files(tmp_path)
+
+
+def test_cli_refuses_a_foreign_sidecar_unless_forced(tmp_path, run_cli):
+    out = tmp_path / "cohort.csv"
+    side = sidecar_path(out)
+    content = "my notes about this file\n"
+    side.write_text(content, encoding="utf-8")
+    result = run_cli("cmprehab.synth", "--n", 60, "--out", out)
+    assert result.returncode == 1 and str(side) in result.stderr and "--force" in result.stderr
+    assert side.read_text(encoding="utf-8") == content and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [side.name]
+    result = run_cli("cmprehab.synth", "--n", 60, "--out", out, "--force")
+    assert result.returncode == 0, result.stderr
+    assert read_sidecar(out)["n"] == 60 and no_temporary_files(tmp_path)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_refuses_a_directory_at_the_sidecar_path(tmp_path, force):
+    out = tmp_path / "cohort.csv"
+    folder = sidecar_path(out)
+    folder.mkdir()
+    (folder / "keep.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="is a directory"):
+        write(out, n=60, force=force)
+    assert (folder / "keep.txt").read_text() == "x" and not out.exists()
+    assert no_temporary_files(tmp_path)
+
+
 def test_too_small_n_is_rejected(tmp_path, run_cli):
     with pytest.raises(ValueError, match="at least 50"):
         synth.generate(49, SEED)
@@ -194,3 +381,83 @@ def test_mcid_at_discharge_and_one_year_are_associated(derived, stem):
                                                                    fill_value=0)
     odds_ratio, p = scipy_stats.fisher_exact(table.to_numpy(), alternative="greater")
     assert odds_ratio > 1 and p < 0.05, table
+
+
+# --------------------------------------------------------------------------
+# Calibration belongs to the generator and the targets file, not to the reader's settings
+# --------------------------------------------------------------------------
+
+def test_the_readers_mcid_does_not_change_the_cohort(monkeypatch):
+    baseline = synth.generate(120, 4)
+    for stem, spec in config.MCID.items():
+        monkeypatch.setitem(config.MCID, stem, {**spec, "threshold": spec["threshold"] * 2 + 1})
+    pd.testing.assert_frame_equal(synth.generate(120, 4), baseline)
+
+
+def test_calibration_rows_are_assumptions_without_a_computed_value(default_cohort):
+    rows = published.audit(default_cohort).set_index("key")
+    thresholds = fidelity.calibration_thresholds()
+    for stem in config.OUTCOMES:
+        row = rows.loc[f"calibration_mcid_{stem}"]
+        assert row["status"] == published.STATUS_ASSUMED and np.isnan(row["computed"])
+        assert row["published"] == thresholds[stem]
+
+
+def shares(cohort: pd.DataFrame, thresholds: dict) -> dict:
+    """Percent reaching each threshold, by direct arithmetic on the columns."""
+    out = {}
+    for stem in config.OUTCOMES:
+        sign = -1 if config.OUTCOMES[stem]["higher_is_worse"] else 1
+        for time in ("discharge", "1y"):
+            both = cohort[[f"{stem}_start", f"{stem}_{time}"]].dropna().astype(float)
+            gain = (sign * (both.iloc[:, 1] - both.iloc[:, 0])).round(6)
+            out[(stem, time)] = round_half_up(100 * (gain >= thresholds[stem]).mean())
+    return out
+
+
+def test_the_generator_calibrates_to_the_thresholds_in_the_targets_file(monkeypatch):
+    other = {"nprs": 3.0, "dri": 15.0, "eqvas": 8.0}
+    monkeypatch.setattr(synth, "calibration_thresholds", lambda: other)
+    cohort = synth.generate(config.DEFAULT_N, SEED)
+    expected = {(stem, time): TARGETS[f"{stem}_mcid_{time}_pct"] for stem in config.OUTCOMES
+                for time in ("discharge", "1y")}
+    assert shares(cohort, other) == expected
+    assert shares(cohort, fidelity.calibration_thresholds()) != expected  # the thresholds really moved
+
+
+def test_the_committed_cohort_reaches_the_shares_under_the_calibration_thresholds(default_cohort):
+    expected = {(stem, time): TARGETS[f"{stem}_mcid_{time}_pct"] for stem in config.OUTCOMES
+                for time in ("discharge", "1y")}
+    assert shares(default_cohort, fidelity.calibration_thresholds()) == expected
+
+
+# --------------------------------------------------------------------------
+# Every row coherent, at any seed and size
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n,seed", [(50, 1), (274, 7), (274, 99), (1000, 3), (20000, 11)])
+def test_rows_are_coherent(n, seed):
+    cohort = synth.generate(n, seed).astype({c: float for c in ("age", "n_sessions", "program_days",
+                                                                  "pain_duration_days")})
+    single = cohort["n_sessions"] == 1
+    assert (cohort.loc[single, "program_days"] == 0).all() and (cohort.loc[~single, "program_days"] > 0).all()
+    several = cohort[~single]
+    # At most two sessions a week on average (stricter than the validator's one a day).
+    assert (several["program_days"] >= synth.DAYS_PER_EXTRA_SESSION * (several["n_sessions"] - 1)).all()
+    onset = cohort["age"] - cohort["pain_duration_days"] / 365.25
+    assert onset.min() >= synth.MIN_ONSET_AGE
+
+
+def test_change_scores_have_no_gap_below_the_threshold_at_registry_scale():
+    cohort = synth.generate(20000, 5)
+    thresholds = fidelity.calibration_thresholds()
+    for stem in config.OUTCOMES:
+        for time in ("discharge", "1y"):
+            sign = fidelity.improvement_sign(stem)
+            gain = (sign * (cohort[f"{stem}_{time}"].astype(float) - cohort[f"{stem}_start"])).round(6).dropna()
+            step = fidelity.BAND_WIDTH[stem]
+            thr = thresholds[stem]
+            just_below = ((gain >= thr - step) & (gain < thr)).mean()
+            at = ((gain >= thr) & (gain < thr + step)).mean()
+            assert 0.6 < just_below / at < 1.6, (stem, time, just_below, at)
+            assert 0.02 <= (gain <= -thr).mean() <= 0.15, (stem, time)

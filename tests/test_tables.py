@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from cmprehab import book, config, figures, tables  # noqa: E402
+from cmprehab import book, config, disclosure, figures, results, tables  # noqa: E402
 from cmprehab.analysis import derive  # noqa: E402
 
 STEMS = list(config.OUTCOMES)
@@ -213,19 +213,24 @@ def test_table1_lists_every_category_level(cohort):
         assert {config.CATEGORY_LABELS[c] for c in config.CATEGORIES[variable]} <= levels
 
 
-def test_headline_is_plain_python_and_agrees_with_the_tables(cohort, mcid_table):
-    numbers = tables.headline(cohort)
-    wrong = {k: type(v).__name__ for k, v in numbers.items() if type(v) not in (int, float)}
-    assert not wrong, f"not plain int/float (glue would render numpy reprs): {wrong}"
-    assert numbers["n_patients"] == len(cohort)
-    women = cohort["sex"].astype(object).eq("female")
-    assert math.isclose(numbers["women_pct"], 100 * women.sum() / cohort["sex"].notna().sum())
-    assert numbers["n_1y"] == cohort[[f"{s}_1y" for s in STEMS]].notna().any(axis=1).sum()
+def test_outcome_results_quote_the_mcid_table(cohort, mcid_table):
+    quoted = results.outcomes(cohort)
+    assert quoted["n_patients"].text == str(len(cohort))
+    assert quoted["n_1y"].value == cohort[[f"{s}_1y" for s in STEMS]].notna().any(axis=1).sum()
     for row in mcid_table.to_dict("records"):
         prefix = f"mcid_{row['stem']}_{row['timepoint']}"
-        assert numbers[f"{prefix}_k"] == row["reached"] and numbers[f"{prefix}_n"] == row["of"]
-        assert numbers[f"{prefix}_pct"] == row["%"]
-        assert (numbers[f"{prefix}_low"], numbers[f"{prefix}_high"]) == (row["CI low"], row["CI high"])
+        assert quoted[f"{prefix}_k"].value == row["reached"] and quoted[f"{prefix}_n"].value == row["of"]
+        assert quoted[prefix].value == row["%"]
+        assert quoted[prefix].text == (f"{round(row['%'])} % ({config.CI_LABEL} "
+                                       f"{round(row['CI low'])}–{round(row['CI high'])} %)")
+
+
+def test_results_are_plain_python_values(cohort):
+    for page in (results.overview, results.baseline, results.interventions, results.outcomes, results.audit,
+                 results.conclusions, results.methods, results.aims):
+        for result in page(cohort).values():
+            assert result.value is None or type(result.value) in (int, float, str), (result.name, type(result.value))
+            assert isinstance(result.text, str) and result.text and "nan" not in result.text, result
 
 
 def test_definitions_name_every_outcome():
@@ -303,7 +308,8 @@ def test_markdown_table_layout_and_decimals():
 
 
 def test_markdown_table_keeps_a_named_index():
-    table = tables.follow_up(pd.DataFrame({f"{s}_{t}": [1.0, None] for s in STEMS for t in config.TIMEPOINTS}))
+    table = tables.follow_up(pd.DataFrame({f"{s}_{t}": [1.0, None] for s in STEMS for t in config.TIMEPOINTS}),
+                             policy=disclosure.SHOW_ALL)
     lines = book.markdown_table(table, 0).splitlines()
     assert lines[0].startswith("| measure | Start |")
     assert lines[2] == "| NPRS | 1 | 1 | 1 |"

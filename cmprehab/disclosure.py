@@ -1,0 +1,145 @@
+"""Disclosure control: what the book may show of a cohort that is not the generator's own.
+
+On the synthetic cohort (its sidecar vouches for the bytes) everything is shown.
+On any other file the data are treated as confidential patient data, and every
+table, figure, download and glued number follows three rules, applied here once:
+
+* **Small counts.** A count of patients below ``k`` (``config.SUPPRESSION_K``) is
+  shown as ``"<k"``; a percentage, confidence interval or summary computed from
+  it is withheld.
+* **Complementary suppression.** The cells of a partition (the levels of a
+  variable and its missing values, or "reached" and "not reached") add up to a
+  total the reader knows. A lone hidden cell could be recovered as the total
+  minus the others, so further cells, smallest first, are withheld until the
+  hidden cells are at least two and together hold at least ``k`` patients.
+  Every table derives its cells from the same partition, so two tables can never
+  disagree about what is hidden.
+* **No single patient's value.** Minimum, maximum and histogram bins with fewer
+  than ``k`` patients are not shown; percentiles and top-coded bins replace them.
+"""
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import config
+
+#: Shown in place of a value withheld so that a small count cannot be derived.
+WITHHELD = "withheld"
+#: Key of the missing-value cell in a partition.
+MISSING = "missing"
+#: Percentiles reported instead of the minimum and maximum of confidential data.
+RANGE_PERCENTILES = (5, 95)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Whether disclosure control is on, and its threshold."""
+
+    active: bool
+    k: int = config.SUPPRESSION_K
+
+    @property
+    def small(self) -> str:
+        return f"<{self.k}"
+
+    def describe(self) -> str:
+        if not self.active:
+            return "Synthetic data: every count and value is shown."
+        return (f"Confidential data: counts below {self.k} are shown as {self.small}, values that "
+                f"could reveal them are {WITHHELD}, and no single patient's value is shown.")
+
+
+SHOW_ALL = Policy(active=False)
+
+
+def policy(cohort: pd.DataFrame) -> Policy:
+    """The policy for `cohort`: off only when the loader vouched that it is the generator's own file.
+
+    A frame without that record (built by hand, or a copy that lost it) is treated as real data.
+    """
+    fingerprint = cohort.attrs.get("fingerprint")
+    synthetic = bool(getattr(fingerprint, "synthetic", False))
+    return Policy(active=not synthetic)
+
+
+def protect(counts: Mapping[Hashable, int], policy: Policy) -> dict[Hashable, str | None]:
+    """Label of each cell of a partition whose total is shown: None (show), "<k" or WITHHELD.
+
+    Primary suppression hides every count below k, zero included, except a zero
+    in the MISSING cell (it says that every value was recorded, nothing about a
+    patient). Complementary suppression then hides the smallest remaining cells
+    until the hidden cells cannot be recovered from the total: at least two of
+    them, holding at least k patients together.
+    """
+    labels: dict[Hashable, str | None] = {key: None for key in counts}
+    if not policy.active:
+        return labels
+    hidden = [key for key, n in counts.items() if n < policy.k and not (key == MISSING and n == 0)]
+    for key in hidden:
+        labels[key] = policy.small
+    order = list(counts)
+    while hidden and (len(hidden) < 2 or sum(counts[key] for key in hidden) < policy.k):
+        shown = [key for key in order if labels[key] is None]
+        if not shown:
+            break
+        smallest = min(shown, key=lambda key: (counts[key], order.index(key)))
+        labels[smallest] = WITHHELD
+        hidden.append(smallest)
+    return labels
+
+
+def protect_subset(count: int, total: int, policy: Policy) -> str | None:
+    """Label of a count shown out of a known total (its complement is derivable)."""
+    return protect({"in": int(count), "out": int(total) - int(count)}, policy)["in"]
+
+
+def protect_measured(count: int, total: int, policy: Policy) -> str | None:
+    """Label of "patients with a value" out of all patients: the rest is a MISSING cell."""
+    return protect({"measured": int(count), MISSING: int(total) - int(count)}, policy)["measured"]
+
+
+def too_few(n: int, policy: Policy) -> bool:
+    """Whether a summary (median, mean, share) of n patients must be withheld."""
+    return policy.active and n < policy.k
+
+
+def level_counts(values: pd.Series, levels: list, missing_possible: bool) -> dict[Hashable, int]:
+    """Patients per level, plus the missing cell when the column may be empty."""
+    valid = values.dropna()
+    as_object = valid.astype(object) if isinstance(valid.dtype, pd.CategoricalDtype) else valid
+    counts: dict[Hashable, int] = {level: int((as_object == level).sum()) for level in levels}
+    if missing_possible:
+        counts[MISSING] = int(values.isna().sum())
+    return counts
+
+
+def shown(value, label: str | None):
+    """The value, or its label when it is withheld."""
+    return value if label is None else label
+
+
+def numeric(values) -> pd.Series:
+    """A column that may hold labels ("<5", "withheld") as floats, labels as NaN (for figures)."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    return pd.to_numeric(series.where(series.map(lambda v: not isinstance(v, str))), errors="coerce")
+
+
+def visible_bins(counts: np.ndarray, policy: Policy) -> np.ndarray:
+    """Mask of histogram bins that may be drawn: all, or those with at least k patients."""
+    counts = np.asarray(counts)
+    return counts >= policy.k if policy.active else np.ones(counts.shape, dtype=bool)
+
+
+def value_range(values: pd.Series, policy: Policy) -> tuple[float, float, str]:
+    """(low, high, what): minimum and maximum, or the 5th and 95th percentiles under control."""
+    valid = pd.to_numeric(values, errors="coerce").dropna()
+    if valid.empty:
+        return (float("nan"), float("nan"), "minimum–maximum")
+    if not policy.active:
+        return (float(valid.min()), float(valid.max()), "minimum–maximum")
+    low, high = (float(valid.quantile(p / 100)) for p in RANGE_PERCENTILES)
+    return (low, high, f"{RANGE_PERCENTILES[0]}th–{RANGE_PERCENTILES[1]}th percentile")

@@ -1,0 +1,277 @@
+"""The numbers the prose quotes: one function per page, every value as the text a reader sees.
+
+A chapter calls its function once (``results.outcomes(cohort)``) and glues what it
+returns (``book.glue_results``); its Markdown pastes each value with
+``{glue:text}`name```. Formatting happens here, once, so that
+
+* a count withheld by disclosure control reads "<5" or "withheld" wherever it is quoted;
+* a value that cannot be computed (no patient with both values, a column with no
+  value at all) reads "not available", never a traceback or "nan";
+* the same quantity is taken from the same table function on every page.
+
+Each `Result` keeps the computed value and the function that made it, for tests and
+for a machine-readable results file.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from . import config, disclosure, published, tables
+from .analysis import derive
+from .disclosure import WITHHELD
+
+NOT_AVAILABLE = "not available"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One quoted value: its name, the value computed (None if withheld or unavailable), its text."""
+
+    name: str
+    value: object
+    text: str
+    source: str
+
+
+def _missing(value) -> bool:
+    return value is None or isinstance(value, str) or (isinstance(value, float) and math.isnan(value))
+
+
+def _plain(value):
+    """A Python number (glue and JSON need plain values, not numpy scalars)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+class Page:
+    """Collects the results of one page."""
+
+    def __init__(self):
+        self.results: dict[str, Result] = {}
+
+    def add(self, name: str, value, text: str, source: str) -> None:
+        if name in self.results:
+            raise ValueError(f"result {name!r} defined twice")
+        self.results[name] = Result(name, None if _missing(value) else _plain(value), text, source)
+
+    def number(self, name: str, value, fmt: str, source: str, unit: str = "") -> None:
+        """A number at `fmt`; a label ("<5", "withheld") passes through; NaN reads "not available"."""
+        if isinstance(value, str):
+            text = value
+        elif _missing(value):
+            text = NOT_AVAILABLE
+        else:
+            text = f"{value:{fmt}}{unit}"
+        self.add(name, value, text, source)
+
+    def count(self, name: str, value, source: str) -> None:
+        self.number(name, value, "d", source)
+
+    def pct(self, name: str, value, source: str) -> None:
+        self.number(name, value, ".0f", source, unit=" %")
+
+    def text(self, name: str, text: str, source: str) -> None:
+        self.add(name, text, text, source)
+
+    def share(self, name: str, row: dict, source: str) -> None:
+        """A share with its confidence interval: "45 % (95 % CI 38–52 %)", or why it is not shown."""
+        pct, low, high = row["%"], row["CI low"], row["CI high"]
+        if isinstance(pct, str):
+            text = f"{WITHHELD} (disclosure control)"
+        elif _missing(pct):
+            text = f"{NOT_AVAILABLE} (no patient with both values)"
+        else:
+            text = f"{pct:.0f} % ({config.CI_LABEL} {low:.0f}–{high:.0f} %)"
+        self.add(name, pct, text, source)
+
+
+def _n_with_any(cohort: pd.DataFrame, time: str, policy) -> int | str:
+    """Patients with at least one outcome value at `time` (or its disclosure label)."""
+    n = int(cohort[[f"{stem}_{time}" for stem in config.OUTCOMES]].notna().any(axis=1).sum())
+    return disclosure.shown(n, disclosure.protect_measured(n, len(cohort), policy))
+
+
+def _range_of_shares(page: Page, prefix: str, shares: pd.Series, source: str) -> None:
+    """Lowest and highest of several shares (those that could be shown)."""
+    numbers = disclosure.numeric(shares).dropna()
+    page.pct(f"{prefix}_min", float(numbers.min()) if len(numbers) else math.nan, source)
+    page.pct(f"{prefix}_max", float(numbers.max()) if len(numbers) else math.nan, source)
+
+
+def _program(page: Page, cohort: pd.DataFrame) -> None:
+    program = tables.program(cohort)
+    page.number("sessions_median", program.loc["Sessions", "median"], ".0f", "tables.program")
+    page.number("program_months_median", program.loc["Program length, months", "median"], ".1f",
+                "tables.program")
+
+
+def _top_interventions(page: Page, cohort: pd.DataFrame, count: int) -> pd.DataFrame:
+    table = tables.interventions(cohort)
+    ranked = table.assign(share=disclosure.numeric(table["%"])).nlargest(count, "share")
+    for rank, row in enumerate(ranked.to_dict("records"), start=1):
+        page.text(f"top{rank}_name", row["category"].lower(), "tables.interventions")
+        page.pct(f"top{rank}_pct", row["%"], "tables.interventions")
+    return ranked
+
+
+def overview(cohort: pd.DataFrame) -> dict[str, Result]:
+    page, policy = Page(), disclosure.policy(cohort)
+    page.count("n_patients", len(cohort), "len(cohort)")
+    _program(page, cohort)
+    _top_interventions(page, cohort, 4)
+    page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
+    one_year = tables.mcid(cohort)
+    one_year = one_year[one_year["timepoint"] == "1y"]
+    for row in one_year.to_dict("records"):
+        page.share(f"mcid_{row['stem']}_1y", row, "tables.mcid")
+    _range_of_shares(page, "mcid_1y", one_year["%"], "tables.mcid")
+    return page.results
+
+
+def aims(cohort: pd.DataFrame) -> dict[str, Result]:
+    page = Page()
+    page.count("n_patients", len(cohort), "len(cohort)")
+    _inclusion_years(page)
+    return page.results
+
+
+def _inclusion_years(page: Page) -> None:
+    for key in ("inclusion_first_year", "inclusion_last_year"):
+        page.number(key, published.value(key), ".0f", "published.value")
+
+
+def methods(cohort: pd.DataFrame) -> dict[str, Result]:
+    page, policy = Page(), disclosure.policy(cohort)
+    fingerprint = cohort.attrs["fingerprint"]
+    page.count("n_patients", len(cohort), "len(cohort)")
+    _inclusion_years(page)
+    for stem, spec in config.MCID.items():
+        page.number(f"mcid_{stem}", spec["threshold"], "g", "config.MCID")
+    for stem, spec in config.OUTCOMES.items():
+        page.number(f"{stem}_lo", spec["lo"], "g", "config.OUTCOMES")
+        page.number(f"{stem}_hi", spec["hi"], "g", "config.OUTCOMES")
+    page.number("low_pm_max", config.LOW_PAIN_MANAGEMENT_MAX, "d", "config.LOW_PAIN_MANAGEMENT_MAX")
+    page.number("confidence_pct", 100 * config.CONFIDENCE, "g", "config.CONFIDENCE")
+    page.number("suppression_k", policy.k, "d", "config.SUPPRESSION_K")
+    page.number("min_patients", config.MIN_COHORT_PATIENTS, "d", "config.MIN_COHORT_PATIENTS")
+    page.text("data_description", fingerprint.description, "provenance.DataFingerprint")
+    page.text("data_sha", fingerprint.short, "provenance.DataFingerprint")
+    page.text("disclosure_policy", policy.describe(), "disclosure.Policy")
+    return page.results
+
+
+def baseline(cohort: pd.DataFrame) -> dict[str, Result]:
+    page, policy = Page(), disclosure.policy(cohort)
+    data = derive(cohort)
+    page.count("n_patients", len(cohort), "len(cohort)")
+    sex = tables.variable_labels(data, "sex", policy)["female"]
+    women = data["sex"].astype(object).eq("female").sum()
+    page.pct("women_pct", disclosure.shown(100 * women / len(data), sex and WITHHELD), "tables.variable_labels")
+    page.number("age_mean", data["age"].mean(), ".0f", "pandas mean")
+    page.number("age_sd", data["age"].std(), ".1f", "pandas std")
+    low, high, what = disclosure.value_range(data["age"], policy)
+    page.text("age_range", f"{what} {low:.0f}–{high:.0f}", "disclosure.value_range")
+    for column, fmt in (("pain_duration_years", ".1f"), ("nprs_start", "g"), ("dri_start", "g"),
+                        ("eqvas_start", "g")):
+        values = data[column]
+        median = values.median() if not disclosure.too_few(int(values.notna().sum()), policy) else WITHHELD
+        page.number(f"{column}_median", median, fmt, "pandas median")
+    labels = tables.variable_labels(data, "low_pain_management", policy)
+    low_pm = data["low_pain_management"].dropna()
+    page.pct("low_pm_pct", disclosure.shown(100 * low_pm.mean() if len(low_pm) else math.nan,
+                                            labels[1.0] and WITHHELD), "tables.variable_labels")
+    active = tables.variable_labels(data, "physically_active", policy)
+    valid = int(data["physically_active"].notna().sum())
+    page.count("active_valid", disclosure.shown(valid, active[disclosure.MISSING] and WITHHELD),
+               "tables.variable_labels")
+    return page.results
+
+
+def interventions(cohort: pd.DataFrame) -> dict[str, Result]:
+    page = Page()
+    table = tables.interventions(cohort)
+    first, last = table.iloc[0], table.iloc[-1]
+    page.text("first_category", first["category"].lower(), "tables.interventions")
+    page.pct("first_pct", first["%"], "tables.interventions")
+    page.text("last_category", last["category"].lower(), "tables.interventions")
+    page.pct("last_pct", last["%"], "tables.interventions")
+    page.count("n_categories", len(table), "tables.interventions")
+    program = tables.program(cohort)
+    for name, row, fmt in (("sessions", "Sessions", ".0f"), ("months", "Program length, months", ".1f"),
+                           ("categories", "Intervention categories received", ".0f")):
+        for stat in ("median", "Q1", "Q3"):
+            page.number(f"{name}_{stat.lower()}", program.loc[row, stat], fmt, "tables.program")
+    per_patient = tables.interventions_per_patient(cohort)
+    four_or_more = per_patient[per_patient["categories received"] >= 4]
+    # A sum of shares is itself withheld when any share in it is.
+    withheld = any(isinstance(v, str) for v in four_or_more["%"])
+    page.pct("four_or_more_pct", WITHHELD if withheld else float(four_or_more["%"].sum()),
+             "tables.interventions_per_patient")
+    return page.results
+
+
+def outcomes(cohort: pd.DataFrame) -> dict[str, Result]:
+    page, policy = Page(), disclosure.policy(cohort)
+    page.count("n_patients", len(cohort), "len(cohort)")
+    page.count("n_discharge", _n_with_any(cohort, "discharge", policy), "results._n_with_any")
+    page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
+    for stem, spec in config.MCID.items():
+        page.number(f"threshold_{stem}", spec["threshold"], "g", "config.MCID")
+    for row in tables.mcid(cohort).to_dict("records"):
+        prefix = f"mcid_{row['stem']}_{row['timepoint']}"
+        page.share(prefix, row, "tables.mcid")
+        page.number(f"{prefix}_k", row["reached"], "d", "tables.mcid")
+        page.number(f"{prefix}_n", row["of"], "d", "tables.mcid")
+    change = tables.change_tests(cohort)
+    p_values = disclosure.numeric(change["p"]).dropna()
+    page.number("alpha_pct", round(100 * (1 - config.CONFIDENCE), 6), "g", "config.CONFIDENCE")
+    if p_values.empty:
+        verdict = "No change could be tested (no patient has both values)"
+    elif len(p_values) < len(change):
+        verdict = "Not every change could be tested or shown; of those shown, " + (
+            "every one is" if (p_values < 1 - config.CONFIDENCE).all() else "not every one is") + \
+            " statistically significant"
+    elif (p_values < 1 - config.CONFIDENCE).all():
+        verdict = "Every change is statistically significant"
+    else:
+        verdict = "Not every change is statistically significant"
+    page.text("change_verdict", verdict, "tables.change_tests")
+    page.number("p_max", p_values.max() if len(p_values) else math.nan, ".2g", "tables.change_tests")
+    r = disclosure.numeric(change["rank-biserial r"]).abs().dropna()
+    page.number("r_abs_min", r.min() if len(r) else math.nan, ".2f", "tables.change_tests")
+    page.number("r_abs_max", r.max() if len(r) else math.nan, ".2f", "tables.change_tests")
+    return page.results
+
+
+def audit(cohort: pd.DataFrame) -> dict[str, Result]:
+    page = Page()
+    table = published.audit(cohort)
+    counts = table["status"].value_counts()
+    for status, name in ((published.STATUS_MATCH, "n_match"), (published.STATUS_DIFF, "n_differ"),
+                         (published.STATUS_ASSUMED, "n_assumed"), (published.STATUS_REPORTED, "n_reported"),
+                         (published.STATUS_WITHHELD, "n_withheld")):
+        page.count(name, int(counts.get(status, 0)), "published.audit")
+    page.count("n_targets", len(table), "published.audit")
+    checked = table[table["section"].isin(["baseline", "interventions"])]
+    page.count("n_checked_baseline", len(checked), "published.audit")
+    page.count("n_match_baseline", int((checked["status"] == published.STATUS_MATCH).sum()), "published.audit")
+    return page.results
+
+
+def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
+    page, policy = Page(), disclosure.policy(cohort)
+    page.number("published_sessions", published.value("sessions_median"), ".0f", "published.value")
+    page.number("published_months", published.value("program_months_median"), ".0f", "published.value")
+    page.count("n_patients", len(cohort), "len(cohort)")
+    _program(page, cohort)
+    page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
+    top = _top_interventions(Page(), cohort, 4)["category"].str.lower().tolist()
+    page.text("most_used", ", ".join(top[:-1]) + " and " + top[-1], "tables.interventions")
+    one_year = tables.mcid(cohort)
+    shares = disclosure.numeric(one_year.loc[one_year["timepoint"] == "1y", "%"]).dropna()
+    _range_of_shares(page, "mcid_1y", shares, "tables.mcid")
+    page.text("about_half", tables.describe_share(float(shares.min()), float(shares.max())) if len(shares)
+              else "not available: no 1-year share could be computed or shown", "tables.describe_share")
+    return page.results

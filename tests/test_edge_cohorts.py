@@ -1,0 +1,102 @@
+"""Valid but awkward files: every table, figure and quoted value copes, in both disclosure modes.
+
+The schema allows an optional column to be entirely empty and a cohort to be small;
+a chapter must then say so in a sentence, never stop with a traceback. The book
+builds on two such files are checked in tests/test_book_html.py.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from cmprehab import config, disclosure, figures, published, results, tables  # noqa: E402
+
+OUTCOME_COLUMNS = [f"{stem}_{time}" for stem in config.OUTCOMES for time in config.TIMEPOINTS]
+RESULT_PAGES = [results.overview, results.aims, results.methods, results.baseline, results.interventions,
+                results.outcomes, results.audit, results.conclusions]
+
+
+def empty(cohort: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    out = cohort.copy()
+    for column in columns:
+        if isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = pd.Categorical([None] * len(out), categories=out[column].cat.categories, ordered=True)
+        else:
+            out[column] = np.nan
+    return out
+
+
+EDGES = {
+    "no physical activity": lambda c: empty(c, "physically_active"),
+    "no pain distribution, location or pain management":
+        lambda c: empty(c, "pain_distribution", "main_pain_location", "pain_management"),
+    "no 1-year values": lambda c: empty(c, *[f"{s}_1y" for s in config.OUTCOMES]),
+    "no discharge values": lambda c: empty(c, *[f"{s}_discharge" for s in config.OUTCOMES]),
+    "no NPRS at all": lambda c: empty(c, *[f"nprs_{t}" for t in config.TIMEPOINTS]),
+    "no outcome at all": lambda c: empty(c, *OUTCOME_COLUMNS),
+    "the smallest allowed cohort": lambda c: c.iloc[:config.MIN_COHORT_PATIENTS].reset_index(drop=True),
+    "nobody received a category": lambda c: c.assign(iv_act=0, iv_body_awareness=0),
+}
+
+
+@pytest.fixture(params=["synthetic", "real"])
+def mode(request):
+    return request.param
+
+
+@pytest.fixture(params=list(EDGES))
+def edge(request, default_cohort, mode):
+    cohort = EDGES[request.param](default_cohort)
+    if mode == "real":
+        cohort.attrs = {**cohort.attrs, "fingerprint": _as_real(default_cohort.attrs["fingerprint"])}
+    return cohort
+
+
+def _as_real(fingerprint):
+    from dataclasses import replace
+
+    return replace(fingerprint, synthetic=False, seed=None, n=None)
+
+
+def test_every_quoted_value_has_a_text(edge):
+    for page in RESULT_PAGES:
+        for result in page(edge).values():
+            assert result.text and "nan" not in result.text.lower().split(), (page.__name__, result)
+
+
+def test_every_table_builds(edge):
+    tables.table1_frame(edge)
+    for make in (tables.interventions, tables.interventions_per_patient, tables.program, tables.outcomes_over_time,
+                 tables.mcid, tables.change_tests, tables.follow_up):
+        make(edge)
+    published.formatted(published.audit(edge))
+
+
+def test_every_figure_draws(edge):
+    try:
+        for fig in (figures.baseline_distributions(edge), figures.program(edge),
+                    figures.interventions(tables.interventions(edge)), figures.mcid(tables.mcid(edge)),
+                    figures.outcomes_over_time(tables.outcomes_over_time(edge)),
+                    figures.at_a_glance(tables.interventions(edge), tables.mcid(edge))):
+            fig.canvas.draw()
+    finally:
+        plt.close("all")
+
+
+def test_an_empty_column_is_named_as_such_in_table1(default_cohort):
+    frame = tables.table1_frame(empty(default_cohort, "physically_active"))
+    row = frame[frame["Characteristic"].str.startswith("Physically active")].iloc[0]
+    assert row.iloc[-1] == tables.NO_VALUES and row["Missing"] == len(default_cohort)
+
+
+def test_no_one_year_values_read_as_not_available(default_cohort):
+    quoted = results.overview(empty(default_cohort, *[f"{s}_1y" for s in config.OUTCOMES]))
+    assert quoted["n_1y"].text == "0"
+    assert quoted["mcid_nprs_1y"].text.startswith(results.NOT_AVAILABLE)
+    assert quoted["mcid_1y_min"].text == results.NOT_AVAILABLE
