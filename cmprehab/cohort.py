@@ -38,7 +38,8 @@ from .schema import FIELD_BY_NAME, FIELDS, COLUMNS, pandera_schema
 MISSING_TOKENS = {"", "NA", "NaN", "nan"}
 #: How many problems the error message spells out; all are kept in `.problems`.
 MAX_LISTED = 200
-#: Validation stops after this many problems: a wholly wrong file must not exhaust memory.
+#: Validation stops after this many problems (they are kept and reported), so that a wholly
+#: wrong file cannot exhaust memory with its problems.
 MAX_KEPT_PROBLEMS = 100_000
 #: Records parsed and validated at a time: large enough for pandas, small enough for memory.
 CHUNK_ROWS = 20_000
@@ -98,8 +99,8 @@ class CohortValidationError(CohortError):
             tail += (f"\n  Validation stopped at line {stopped_at} after {len(problems)} problems "
                      "(MAX_KEPT_PROBLEMS in cmprehab/cohort.py); fix these and run it again.")
         if not show_values and any(p.discloses for p in problems):
-            tail += ("\n  Patient ids, cell values and suggestions derived from them are hidden because this "
-                     "is not the generator's synthetic cohort (no matching sidecar). To show them, run "
+            tail += ("\n  Patient ids, cell values and suggestions derived from them are hidden (a file without "
+                     "the generator's matching sidecar counts as real patient data). To show them, run "
                      f"python -m cmprehab.validate --show-values {path} (or pass show_values=True to load_cohort).")
         super().__init__(f"{path}: {len(problems)} problem(s) found, the file was not used:\n{listed}{tail}")
 
@@ -125,7 +126,7 @@ def load_cohort(path: str | Path | None = None, show_values: bool | None = None)
     if table.extra:
         warnings.warn(f"unknown column(s) ignored: {', '.join(table.extra)}", CohortWarning, stacklevel=2)
     problems = table.problems
-    if table.n < config.MIN_COHORT_PATIENTS:
+    if table.n < config.MIN_COHORT_PATIENTS and table.stopped_at is None:
         problems.append(Problem(None, None, None, (
             f"{table.n} patient(s); at least {config.MIN_COHORT_PATIENTS} are needed to publish aggregates "
             "safely (MIN_COHORT_PATIENTS in cmprehab/config.py)")))
@@ -258,7 +259,6 @@ class _Reader:
         self.columns: dict[str, _Column] = {}
         self.lines = _Column("int64")  # the line of each record
         self.problems: list[Problem] = []
-        self.schema = None
 
     def read(self) -> _Table:
         text = io.TextIOWrapper(io.BufferedReader(self.raw, READ_BLOCK), encoding="utf-8-sig", newline="")
@@ -270,6 +270,8 @@ class _Reader:
             raise _utf8_error(self.path, self.fd) from None
         except csv.Error as err:
             raise CohortError(f"{self.path}: line {reader.line_num}: not a well-formed CSV file: {err}") from None
+        except OSError as err:
+            raise CohortError(f"{self.path}: cannot be read: {err.strerror or err}") from None
 
     def _header(self, reader) -> list[str]:
         path = self.path
