@@ -1,6 +1,8 @@
 """Check a cohort file against the schema: `python -m cmprehab.validate PATH`.
 
 Prints every problem and exits 1, or prints a one-line summary and exits 0.
+Patient ids, cell values and suggestions derived from them are left out of the
+report unless the file is the generator's synthetic cohort or --show-values is given.
 """
 from __future__ import annotations
 
@@ -17,12 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cmprehab.validate", description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", type=Path,
                         help=f"cohort CSV (default: ${config.DATA_ENV_VAR} or {config.DEFAULT_COHORT.name})")
+    parser.add_argument("--show-values", action="store_true",
+                        help="show patient ids and cell values in the report (default: only for the "
+                             "generator's synthetic cohort; never on a shared screen or in a log with real data)")
     args = parser.parse_args(argv)
     path = args.path or config.cohort_path()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CohortWarning)
         try:
-            cohort = load_cohort(path)
+            cohort = load_cohort(path, show_values=True if args.show_values else None)
         except CohortError as err:
             print(f"INVALID {err}", file=sys.stderr)
             return 1

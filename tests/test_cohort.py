@@ -3,23 +3,31 @@
 Every malformed file starts from the committed valid cohort and breaks one thing; the
 test then checks that the message names the file and, where it applies, the column,
 the line (the header is line 1), the patient_id, the rule and the offending value.
+These files have no sidecar (they stand for real data), so the tests that check ids and
+values in messages ask for them with show_values=True; by default they are hidden.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import warnings
 
 import pandas as pd
 import pytest
 
+from cmprehab import cohort as cohort_module
 from cmprehab import config, synth
 from cmprehab.cohort import CohortError, CohortValidationError, CohortWarning, load_cohort
+from cmprehab.provenance import sha256_file, sidecar_path
 from cmprehab.schema import COLUMNS, FIELD_BY_NAME, FIELDS
 
 VALID_TEXT = config.DEFAULT_COHORT.read_text(encoding="utf-8")
 VALID_LINES = VALID_TEXT.splitlines()
 HEADER = VALID_LINES[0].split(",")
-#: The small valid file most tests break: the header and the first ten patients.
-BASE_LINES = VALID_LINES[:11]
+#: The small valid file most tests break: the header and the fewest patients the loader accepts.
+BASE_LINES = VALID_LINES[: 1 + config.MIN_COHORT_PATIENTS]
 
 
 def cells(line: int) -> list[str]:
@@ -65,11 +73,12 @@ def load_error(path) -> CohortError:
     return caught.value
 
 
-def problems_of(path) -> tuple[CohortValidationError, list]:
+def problems_of(path, show_values: bool | None = True) -> tuple[CohortValidationError, list]:
+    """The problems of a file; these test files have no sidecar, so values are shown only when asked."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CohortWarning)
         with pytest.raises(CohortValidationError) as caught:
-            load_cohort(path)
+            load_cohort(path, show_values=show_values)
     err = caught.value
     assert str(path) in str(err)
     assert f"{len(err.problems)} problem(s)" in str(err)
@@ -210,7 +219,7 @@ def test_misspelled_column_gets_a_hint(write):
     text = "\n".join(BASE_LINES).replace("pain_duration_days", "pain_duraton_days", 1) + "\n"
     with pytest.warns(CohortWarning, match="pain_duraton_days"):
         with pytest.raises(CohortValidationError) as caught:
-            load_cohort(write(text))
+            load_cohort(write(text))  # a column name is not patient data: shown by default
     (problem,) = caught.value.problems
     assert (problem.column, problem.line) == ("pain_duration_days", 1)
     assert "missing" in problem.rule and "'pain_duraton_days', a misspelling?" in problem.rule
@@ -380,7 +389,7 @@ def test_cli_reads_cmprehab_data(run_cli, write):
 def test_cli_rejects_a_bad_file_and_leaves_it_alone(run_cli, write):
     path = write(edited((4, "nprs_start", "11")))
     before = path.read_bytes(), path.stat().st_mtime_ns
-    result = run_cli("cmprehab.validate", path)
+    result = run_cli("cmprehab.validate", "--show-values", path)
     assert result.returncode == 1
     assert result.stdout == ""
     assert str(path) in result.stderr and "1 problem(s)" in result.stderr
@@ -402,3 +411,247 @@ def test_cli_warns_about_extra_columns_but_accepts(run_cli, write):
     assert result.returncode == 0
     assert result.stdout.startswith("OK ")
     assert "WARNING" in result.stderr and "clinic" in result.stderr
+
+
+def test_cli_hides_ids_and_values_of_a_file_without_sidecar(run_cli, write):
+    path = write(edited((4, "nprs_start", "11")))
+    result = run_cli("cmprehab.validate", path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "line 4, column nprs_start: must be 0–10\n" in result.stderr
+    assert pid(4) not in result.stderr and "11" not in result.stderr.replace(str(path), "")
+    assert "--show-values" in result.stderr and "hidden" in result.stderr
+
+
+# --------------------------------------------------------------------------
+# Inputs that would hang or exhaust memory
+# --------------------------------------------------------------------------
+
+def validate_in_a_child(path, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`python -m cmprehab.validate PATH` in a child limited to 2 GiB of address space and `timeout`
+    seconds: a loader that blocks or reads without end fails the test instead of hanging the suite."""
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
+            "from cmprehab.validate import main; sys.exit(main(sys.argv[1:]))")
+    env = {k: v for k, v in os.environ.items() if k != config.DATA_ENV_VAR}
+    return subprocess.run([sys.executable, "-c", code, str(path)], cwd=config.ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_named_pipe_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "cohort.csv"
+    os.mkfifo(fifo)  # nothing ever writes to it: reading it would wait forever
+    result = validate_in_a_child(fifo)
+    assert result.returncode == 1
+    assert f"{fifo}: is a named pipe (FIFO), not a regular file" in result.stderr
+    with pytest.raises(CohortError, match="named pipe"):
+        load_cohort(fifo)  # in this process too (it would block here if the check were missing)
+
+
+def test_character_device_is_refused(tmp_path):
+    result = validate_in_a_child("/dev/zero")  # endless bytes: reading it all would exhaust memory
+    assert result.returncode == 1
+    assert "/dev/zero: is a character device, not a regular file" in result.stderr
+    assert "MemoryError" not in result.stderr
+
+
+def test_file_larger_than_the_limit_is_refused(write, monkeypatch):
+    path = write("\n".join(BASE_LINES) + "\n")
+    size = path.stat().st_size
+    monkeypatch.setattr(config, "MAX_COHORT_BYTES", size - 1)
+    message = str(load_error(path))
+    assert f"is {size:,} bytes" in message and f"limit of {size - 1:,} bytes" in message
+    assert "MAX_COHORT_BYTES in cmprehab/config.py" in message
+    monkeypatch.setattr(config, "MAX_COHORT_BYTES", size)  # exactly at the limit is accepted
+    assert len(load_cohort(path)) == len(BASE_LINES) - 1
+
+
+def test_symlink_to_a_regular_file_is_followed(tmp_path, default_cohort):
+    link = tmp_path / "cohort.csv"
+    link.symlink_to(config.DEFAULT_COHORT)
+    pd.testing.assert_frame_equal(load_cohort(link), default_cohort)
+
+
+def test_symlink_to_a_pipe_is_refused(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "cohort.csv"
+    link.symlink_to(fifo)
+    result = validate_in_a_child(link)
+    assert result.returncode == 1 and "named pipe" in result.stderr
+
+
+# --------------------------------------------------------------------------
+# What the result says about its file
+# --------------------------------------------------------------------------
+
+def test_result_carries_the_fingerprint_of_the_bytes_read(default_cohort, write):
+    fingerprint = default_cohort.attrs["fingerprint"]
+    assert fingerprint.sha256 == sha256_file(config.DEFAULT_COHORT)
+    assert fingerprint.synthetic and fingerprint.seed == config.DEFAULT_SEED
+    path = write(b"\xef\xbb\xbf" + config.DEFAULT_COHORT.read_bytes())  # same rows, other bytes, no sidecar
+    fingerprint = load_cohort(path).attrs["fingerprint"]
+    assert (fingerprint.path, fingerprint.sha256, fingerprint.synthetic) == (path, sha256_file(path), False)
+
+
+def test_file_read_once(write, monkeypatch):
+    # The digest comes from the bytes parsed: nothing opens the file a second time.
+    path = write("\n".join(BASE_LINES) + "\n")
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda p, *a, **k: opened.append(str(p)) or real_open(p, *a, **k))
+    monkeypatch.setattr("builtins.open", lambda *a, **k: pytest.fail(f"file opened again: {a}"))
+    monkeypatch.setattr(cohort_module.provenance, "sha256_file", lambda p: pytest.fail("file hashed again"))
+    load_cohort(path)
+    assert opened == [str(path)]
+
+
+def test_digest_validated_by_the_build_must_still_match(tmp_path, monkeypatch):
+    path = tmp_path / "cohort.csv"
+    path.write_text("\n".join(BASE_LINES) + "\n", encoding="utf-8")
+    monkeypatch.setenv(config.DATA_ENV_VAR, str(path))
+    monkeypatch.setenv(config.DATA_SHA256_ENV_VAR, sha256_file(path))
+    assert len(load_cohort()) == len(BASE_LINES) - 1
+    path.write_text("\n".join(BASE_LINES[:-1]) + "\n", encoding="utf-8")  # changed after the build checked it
+    with pytest.raises(CohortError) as caught:
+        load_cohort()
+    message = str(caught.value)
+    assert str(path) in message and "changed since the build validated it" in message and "rebuild" in message
+    other = tmp_path / "other.csv"  # a file the build did not name is not compared
+    other.write_text("\n".join(BASE_LINES) + "\n", encoding="utf-8")
+    assert len(load_cohort(other)) == len(BASE_LINES) - 1
+
+
+def test_fewer_patients_than_the_minimum_are_refused(write):
+    path = write("\n".join(BASE_LINES[:-1]) + "\n")
+    err, problems = problems_of(path)
+    assert [(p.line, p.column) for p in problems] == [(None, None)]
+    n = config.MIN_COHORT_PATIENTS - 1
+    assert f"file: {n} patient(s); at least {config.MIN_COHORT_PATIENTS} are needed" in str(err)
+    assert "MIN_COHORT_PATIENTS in cmprehab/config.py" in str(err)
+
+
+def test_too_few_patients_is_reported_with_the_other_problems(write):
+    path = write(edited((3, "age", "12"), lines=BASE_LINES[:-1]))
+    assert [(p.line, p.column) for p in problems_of(path)[1]] == [(None, None), (3, "age")]
+
+
+# --------------------------------------------------------------------------
+# Patient data stay off the console unless asked for
+# --------------------------------------------------------------------------
+
+def ragged_file() -> str:
+    rows = list(BASE_LINES)
+    rows[5] += ",extra"
+    return "\n".join(rows) + "\n"
+
+
+HIDDEN_CASES = {  # a file with one kind of problem, and the texts that must not be shown by default
+    "ragged": (ragged_file, [pid(6)]),
+    "duplicate": (lambda: edited((9, "patient_id", pid(3))), [pid(3)]),
+    "out of range": (lambda: edited((3, "age", "123")), [pid(3), "123"]),
+    "not a number": (lambda: edited((4, "bmi", "heavy")), [pid(4), "heavy"]),
+    "unknown category": (lambda: edited((2, "sex", "Women")), [pid(2), "Women", "'female'"]),
+    "cross-column": (lambda: edited((first_line(lambda l: cell(l, "dri_1y") != ""), "dri_start", ""),
+                                    (first_line(lambda l: cell(l, "dri_1y") != ""), "dri_discharge", "")),
+                     [pid(first_line(lambda l: cell(l, "dri_1y") != "")),
+                      cell(first_line(lambda l: cell(l, "dri_1y") != ""), "dri_1y")]),
+}
+
+
+@pytest.mark.parametrize("case", list(HIDDEN_CASES))
+def test_ids_and_values_hidden_by_default_for_a_file_without_sidecar(write, case):
+    make, secrets = HIDDEN_CASES[case]
+    path = write(make())
+    err, problems = problems_of(path, show_values=None)
+    listed = str(err).split("\n", 1)[1].replace(str(path), "")
+    for secret in secrets:
+        assert secret not in listed, (secret, listed)
+    assert "did you mean" not in listed and "(value:" not in listed and "patient_id " not in listed
+    assert "hidden" in listed and "--show-values" in listed and "show_values=True" in listed
+    for problem in problems:  # each still names its line, column and rule, and keeps its data
+        assert f"line {problem.line}" in listed
+        assert problem.column is None or f"column {problem.column}" in listed
+        assert problem.patient_id or problem.value is not None
+    shown = str(problems_of(path, show_values=True)[0]).replace(str(path), "")
+    for secret in secrets:
+        assert secret in shown
+    assert "hidden" not in shown
+
+
+def test_cross_column_rule_hidden_message_keeps_the_rule(write):
+    line = first_line(lambda l: cell(l, "dri_1y") != "")
+    path = write(edited((line, "dri_start", ""), (line, "dri_discharge", "")))
+    err, _ = problems_of(path, show_values=None)
+    assert f"line {line}, column dri_1y: dri_1y is filled but dri_start is empty" in str(err)
+
+
+def test_values_shown_for_the_generators_own_file(write):
+    # A sidecar recording this file's digest: the generator vouches that the file is synthetic.
+    path = write(edited((3, "age", "123"), (2, "sex", "Women")))
+    sidecar_path(path).write_text(json.dumps({"synthetic": True, "generator": "cmprehab.synth", "seed": 1,
+                                              "n": len(BASE_LINES) - 1, "sha256": sha256_file(path)}))
+    err, _ = problems_of(path, show_values=None)
+    assert f"line 3, patient_id {pid(3)}, column age: must be 18–100 (value: 123)" in str(err)
+    assert "did you mean 'female'?" in str(err) and "hidden" not in str(err).replace(str(path), "")
+    # show_values=False hides them even there; a sidecar that no longer matches does not vouch.
+    assert pid(3) not in str(problems_of(path, show_values=False)[0]).replace(str(path), "")
+    path.write_bytes(path.read_bytes() + b"\n")
+    assert pid(3) not in str(problems_of(path, show_values=None)[0]).replace(str(path), "")
+
+
+def test_file_level_messages_are_unchanged_when_values_are_hidden(write):
+    path = write(edited((4, "patient_id", "Malmö-17")).encode("latin-1"))
+    assert "hidden" not in str(load_error(path)).replace(str(path), "")  # nothing of a row was in it
+
+
+# --------------------------------------------------------------------------
+# Streaming: the same report whatever the chunk and block sizes
+# --------------------------------------------------------------------------
+
+MANY_EDITS = [(2, "age", "12"), (3, "sex", "Female"), (4, "nprs_start", "seven"), (5, "n_goals", "2.5"),
+              (6, "smoker", "yes"), (7, "patient_id", pid(20)), (9, "bmi", ""), (21, "patient_id", pid(2))]
+
+
+@pytest.mark.parametrize("chunk_rows", [2, 7, 10_000])
+def test_chunk_size_does_not_change_the_report(write, monkeypatch, chunk_rows):
+    path = write(edited(*MANY_EDITS))
+    monkeypatch.setattr(cohort_module, "CHUNK_ROWS", chunk_rows)
+    err, problems = problems_of(path)
+    expected = sorted([(line, column) for line, column, _ in MANY_EDITS] + [(20, "patient_id"), (2, "patient_id")])
+    assert sorted((p.line, p.column) for p in problems) == expected
+    assert [p.line for p in problems] == sorted(p.line for p in problems)
+
+
+@pytest.mark.parametrize("chunk_rows", [97, 10_000])  # 97: two full chunks and a partial one
+def test_chunk_size_does_not_change_the_result(write, monkeypatch, default_cohort, chunk_rows):
+    monkeypatch.setattr(cohort_module, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(cohort_module, "READ_BLOCK", 1000)
+    pd.testing.assert_frame_equal(load_cohort(write(VALID_TEXT)), default_cohort)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 8, 64])
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["no-bom", "bom"])
+def test_not_utf8_position_at_any_block_boundary(write, monkeypatch, block, bom):
+    # 'ö' is two bytes in UTF-8: a block may end inside it. The bad byte starts an unfinished
+    # two-byte sequence (0xC3 then '-'), which a block may split as well.
+    line = 5
+    text = edited((3, "patient_id", "Malmö-3"), (line, "patient_id", "Lund-\x00")).encode("utf-8")
+    text = text.replace(b"Lund-\x00", b"Lund\xc3-")
+    data = bom + text
+    monkeypatch.setattr(cohort_module, "READ_BLOCK", block)
+    offset = data.index(b"\xc3-")
+    message = str(load_error(write(data)))
+    assert f"line {line}: not valid UTF-8 (byte 0xC3 at offset {offset})" in message
+
+
+def test_truncated_character_at_the_end_of_the_file(write):
+    message = str(load_error(write(("\n".join(BASE_LINES) + "\n").encode("utf-8") + b"\xc3")))
+    assert f"line {len(BASE_LINES) + 1}: not valid UTF-8 (byte 0xC3" in message
+
+
+def test_validation_stops_after_too_many_problems(write, monkeypatch):
+    monkeypatch.setattr(cohort_module, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(cohort_module, "MAX_KEPT_PROBLEMS", 3)
+    path = write(edited(*[(line, "age", "12") for line in range(2, len(BASE_LINES) + 1)]))
+    err, problems = problems_of(path)
+    assert [p.line for p in problems] == [2, 3, 4, 5]  # two chunks, then it stops
+    assert "Validation stopped at line 5 after 4 problems" in str(err)
