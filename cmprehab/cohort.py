@@ -32,6 +32,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from . import config, provenance
+from . import params as study
 from .schema import FIELD_BY_NAME, FIELDS, COLUMNS, pandera_schema
 
 #: Cells read as missing. Kept short on purpose: anything else must parse.
@@ -126,10 +127,11 @@ def load_cohort(path: str | Path | None = None, show_values: bool | None = None)
     if table.extra:
         warnings.warn(f"unknown column(s) ignored: {', '.join(table.extra)}", CohortWarning, stacklevel=2)
     problems = table.problems
-    if table.n < config.MIN_COHORT_PATIENTS and table.stopped_at is None:
+    minimum = study.current().disclosure.min_patients
+    if table.n < minimum and table.stopped_at is None:
         problems.append(Problem(None, None, None, (
-            f"{table.n} patient(s); at least {config.MIN_COHORT_PATIENTS} are needed to publish aggregates "
-            "safely (MIN_COHORT_PATIENTS in cmprehab/config.py)")))
+            f"{table.n} patient(s); at least {minimum} are needed to publish aggregates "
+            "safely (study parameter disclosure.min_patients in params.yml)")))
     if problems:
         problems.sort(key=lambda p: (p.line or 0, COLUMNS.index(p.column) if p.column in COLUMNS else -1))
         raise CohortValidationError(path, problems, fingerprint.synthetic if show_values is None else show_values,

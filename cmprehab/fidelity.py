@@ -17,7 +17,7 @@ Three kinds of target (the column `kind`):
   are this project's; each row states its range.
 
 The MCID thresholds used here are the generator's calibration thresholds
-(`calibration_mcid_*` rows of data/published.csv), never the reader's `config.MCID`: the
+(`calibration_mcid_*` rows of data/published.csv), never the reader's study parameters: the
 report describes the synthetic cohort as it was built, whatever threshold a reader chooses
 for the analysis. On real data the report is still meaningful (the rows describe the data),
 but it was designed to keep the generator honest.
@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats as _scipy_stats
 
 from . import config, published
+from .instruments import INSTRUMENTS
 from .schema import CROSS_FIELD_RULES, LATER_NEEDS_START
 from .stats import mcid_reached, mcid_summary, round_half_up
 
@@ -88,17 +89,7 @@ LOSS_ALPHA = 0.05    # the joint likelihood-ratio test of a logistic model of lo
 
 def calibration_thresholds(targets: pd.DataFrame | None = None) -> dict[str, float]:
     """The generator's MCID thresholds (direction-adjusted improvement), from data/published.csv."""
-    targets = published.load_targets() if targets is None else targets
-    rows = targets[targets["statistic"] == "calibration"].set_index("variable")["value"]
-    missing = [stem for stem in config.OUTCOMES if stem not in rows.index]
-    if missing:
-        raise ValueError(f"{config.PUBLISHED_TARGETS.name} has no calibration row for {', '.join(missing)}")
-    return {stem: float(rows[stem]) for stem in config.OUTCOMES}
-
-
-def improvement_sign(stem: str) -> int:
-    """+1 when a higher value is better (EQ-VAS), -1 when higher is worse (NPRS, DRI)."""
-    return -1 if config.OUTCOMES[stem]["higher_is_worse"] else 1
+    return {stem: rule.threshold for stem, rule in published.calibration_rules(targets).items()}
 
 
 @dataclass(frozen=True)
@@ -188,7 +179,7 @@ def risk_ratio(cohort: pd.DataFrame, spec: RiskRatio, thresholds: dict[str, floa
 def _improvement(cohort: pd.DataFrame, stem: str, time: str) -> pd.Series:
     """Direction-adjusted improvement (positive = better), among patients with both values."""
     change = cohort[f"{stem}_{time}"].astype(float) - cohort[f"{stem}_start"].astype(float)
-    return (improvement_sign(stem) * change).round(6).dropna()
+    return (INSTRUMENTS[stem].direction * change).round(6).dropna()
 
 
 def _spearman(a: pd.Series, b: pd.Series) -> float:
@@ -203,7 +194,7 @@ def _pct(x: float) -> str:
 
 
 def _short(stem: str) -> str:
-    return config.OUTCOMES[stem]["short"]
+    return INSTRUMENTS[stem].short
 
 
 _TIME_WORDS = {"discharge": "at discharge", "1y": "at 1 year"}
@@ -248,7 +239,7 @@ def _loss_test(frame: pd.DataFrame, lost: pd.Series) -> float:
 def _audit_at_calibration(cohort: pd.DataFrame, thresholds: dict[str, float]) -> pd.DataFrame:
     """`published.audit`, with every MCID share computed under the calibration thresholds.
 
-    The audit follows the reader's `config.MCID`; the generator is judged by its own thresholds.
+    The audit follows the reader's study parameters; the generator is judged by its own thresholds.
     """
     audit = published.audit(cohort)
     targets = published.load_targets().set_index("key")
@@ -317,7 +308,7 @@ def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = 
             met)
 
     # Shape of change around every threshold.
-    improvements = {(stem, time): _improvement(cohort, stem, time) for stem in config.OUTCOMES
+    improvements = {(stem, time): _improvement(cohort, stem, time) for stem in INSTRUMENTS
                     for time in ("discharge", "1y")}
     for (stem, time), imp in improvements.items():
         thr, w = thresholds[stem], BAND_WIDTH[stem]
@@ -328,7 +319,7 @@ def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = 
                  f"the threshold below {DEPLETION:g} × the mean of its two neighbours",
             " / ".join(map(str, counts)), band_ok(counts))
     lo, hi = DETERIORATION_PCT
-    for stem in config.OUTCOMES:
+    for stem in INSTRUMENTS:
         shares = {time: 100 * float((improvements[(stem, time)] <= -thresholds[stem]).mean())
                   for time in ("discharge", "1y")}
         add(f"{_short(stem)}: worsened by at least the MCID ({thresholds[stem]:g})", KIND_INVENTED, "X",
@@ -338,19 +329,19 @@ def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = 
 
     # Changes move together across measures and within a patient over time.
     changes = {(stem, time): cohort[f"{stem}_{time}"].astype(float) - cohort[f"{stem}_start"].astype(float)
-               for stem in config.OUTCOMES for time in ("discharge", "1y")}
+               for stem in INSTRUMENTS for time in ("discharge", "1y")}
     for (a, b), minimum in CROSS_MEASURE_MIN.items():
         rho = {time: _spearman(changes[(a, time)], changes[(b, time)]) for time in ("discharge", "1y")}
         ok = all((r >= minimum) if minimum > 0 else (r <= minimum) for r in rho.values())
         add(f"Change in {_short(a)} and change in {_short(b)} go {'together' if minimum > 0 else 'opposite ways'}",
             KIND_INVENTED, "X", f"Spearman {'≥' if minimum > 0 else '≤'} {minimum:+.2f} at discharge and at 1 year",
             f"discharge {rho['discharge']:+.2f}, 1 year {rho['1y']:+.2f}", ok)
-    for stem in config.OUTCOMES:
+    for stem in INSTRUMENTS:
         rho = _spearman(changes[(stem, "discharge")], changes[(stem, "1y")])
         add(f"{_short(stem)}: a patient's change at discharge predicts the change at 1 year", KIND_INVENTED, "X",
             f"Spearman ≥ {WITHIN_PATIENT_MIN:+.2f}", f"{rho:+.2f}", rho >= WITHIN_PATIENT_MIN)
-    for stem in config.OUTCOMES:
-        worse_start = -improvement_sign(stem) * cohort[f"{stem}_start"].astype(float)
+    for stem in INSTRUMENTS:
+        worse_start = -INSTRUMENTS[stem].direction * cohort[f"{stem}_start"].astype(float)
         rho = {time: _spearman(worse_start, improvements[(stem, time)]) for time in ("discharge", "1y")}
         add(f"{_short(stem)}: patients who start worse improve more", KIND_INVENTED, "X",
             f"Spearman of a worse start with the improvement ≥ {SEVERITY_MIN:+.2f} at discharge and at 1 year",

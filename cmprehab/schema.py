@@ -13,6 +13,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from . import config
+from .instruments import INSTRUMENTS, LATER, TIMEPOINTS
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,6 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-_OUTCOME_TIMES = {"start": "at the start of rehabilitation", "discharge": "at discharge",
-                  "1y": "1 year after discharge"}
-_OUTCOME_DESCRIPTIONS = {
-    "nprs": ("Pain intensity, Numeric Pain Rating Scale (0 = no pain, 10 = worst imaginable)", "int", 10, "points"),
-    "dri": ("Disability Rating Index, mean of 12 VAS items (0 = no difficulty, 100 = cannot do at all)", "float", 100, "mm"),
-    "eqvas": ("Overall health, EQ-VAS (0 = worst, 100 = best imaginable health)", "int", 100, "mm"),
-}
-
-
 def _fields() -> list[Field]:
     fields = [
         Field("patient_id", "id", "Pseudonymous patient identifier (never a personal identity number)"),
@@ -75,16 +67,21 @@ def _fields() -> list[Field]:
         Field("pain_management", "int", "Self-rated ability to reduce pain (0 = none, 6 = full); 0–2 counts as low",
               required=False, lo=0, hi=6, unit="points"),
         Field("physically_active", "binary", "Physically active at least 150 minutes a week", required=False),
-        Field("anxiety_depression", "binary", "Anxious or depressed (EQ-5D anxiety/depression item above 'none')"),
+        Field("anxiety_depression", "binary", "Anxious or depressed: any answer other than 'none' on the EQ-5D "
+                                                     "anxiety/depression item (this project's reading; the cut-off "
+                                                     "was not published)"),
         Field("n_goals", "int", "Individual rehabilitation goals set at the start", lo=0, unit="goals"),
         Field("n_sessions", "int", "Physiotherapy sessions attended", lo=1, unit="sessions"),
         Field("program_days", "int", "Length of the program, first to last session", lo=0, unit="days"),
     ]
     fields += [Field(col, "binary", f"Received: {label}") for col, label in config.INTERVENTIONS.items()]
-    for stem, (text, kind, hi, unit) in _OUTCOME_DESCRIPTIONS.items():
-        for time, when in _OUTCOME_TIMES.items():
-            fields.append(Field(f"{stem}_{time}", kind, f"{text}, {when}", required=False,
-                                lo=0, hi=hi, unit=unit))
+    for stem, instrument in INSTRUMENTS.items():
+        text = (f"{instrument.construct} on the {instrument.name} ({instrument.lo:g} = {instrument.lo_means}, "
+                f"{instrument.hi:g} = {instrument.hi_means})")
+        for time, point in TIMEPOINTS.items():
+            fields.append(Field(f"{stem}_{time}", "int" if instrument.decimals == 0 else "float",
+                                f"{text}, {point.when}", required=False, lo=instrument.lo, hi=instrument.hi,
+                                unit=instrument.unit))
     return fields
 
 
@@ -93,8 +90,7 @@ FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 COLUMNS: list[str] = [f.name for f in FIELDS]
 
 #: Cross-column rules: a later measurement needs the start value it is compared with.
-LATER_NEEDS_START = [(f"{stem}_{time}", f"{stem}_start")
-                     for stem in config.OUTCOMES for time in ("discharge", "1y")]
+LATER_NEEDS_START = [(f"{stem}_{time}", f"{stem}_start") for stem in INSTRUMENTS for time in LATER]
 
 
 def later_needs_start_rule(later: str, start: str) -> str:

@@ -18,7 +18,7 @@ Reproduced exactly (every number of data/published.csv, at its published precisi
   score is a continuous latent improvement, shifted per measure and time point so that
   exactly the target number of patients reaches the threshold. The thresholds are the
   generator's own `calibration_mcid_*` rows of data/published.csv, passed explicitly to
-  `stats.mcid_reached`; the reader's `config.MCID` is never read.
+  `stats.mcid_reached`; the reader's study parameters (`params.yml`) are never read.
 
 Calibrated approximately to a published value:
 
@@ -66,7 +66,8 @@ import pandas as pd
 from scipy.special import ndtri
 
 from . import config, published
-from .fidelity import RISK_RATIOS, calibration_thresholds, exposure_groups, improvement_sign
+from .fidelity import RISK_RATIOS, calibration_thresholds, exposure_groups
+from .instruments import INSTRUMENTS
 from .provenance import sha256_file, sidecar_path
 from .schema import COLUMNS
 from .stats import mcid_reached, round_half_up
@@ -278,12 +279,12 @@ class _Measure:
     """What the change-score code needs to know of one instrument, in whole units of its last decimal."""
 
     def __init__(self, stem: str, start: np.ndarray, threshold: float):
-        scale = config.OUTCOMES[stem]
-        self.stem, self.sign = stem, improvement_sign(stem)
-        self.decimals = 1 if stem == "dri" else 0
+        instrument = INSTRUMENTS[stem]
+        self.stem, self.sign = stem, instrument.direction
+        self.decimals = instrument.decimals
         self.step = 10.0 ** -self.decimals
         self.start = np.round(start / self.step).astype(np.int64)
-        self.lo, self.hi = round(scale["lo"] / self.step), round(scale["hi"] / self.step)
+        self.lo, self.hi = round(instrument.lo / self.step), round(instrument.hi / self.step)
         self.threshold = round(threshold / self.step)
         self.cut = (self.threshold - 0.5) * self.step  # x >= cut  <=>  x rounds to at least the threshold
         self.room = self.start - self.lo if self.sign < 0 else self.hi - self.start
@@ -415,9 +416,9 @@ def generate(n: int = config.DEFAULT_N, seed: int = config.DEFAULT_SEED) -> pd.D
         df[column] = _top(_latent(rng, (0.4, intensity), (0.2, severity)), k).astype(int)
 
     # Baseline outcome scores, ordered by severity.
-    for stem in config.OUTCOMES:
+    for stem, instrument in INSTRUMENTS.items():
         key = f"{stem}_start"
-        df[key] = _by_rank(severity_latent(key), quartiles(key, key, 1 if stem == "dri" else 0))
+        df[key] = _by_rank(severity_latent(key), quartiles(key, key, instrument.decimals))
 
     # Who is measured at discharge and at 1 year (loss to follow-up is not at random).
     smoker_z = df["smoker"].to_numpy() - df["smoker"].mean()
@@ -435,7 +436,7 @@ def _change_scores(rng, df: pd.DataFrame, at: dict[str, np.ndarray], thresholds:
     n = len(df)
     loading = CHANGE_LOADING
     general, pain_disability = rng.standard_normal(n), rng.standard_normal(n)
-    for stem in config.OUTCOMES:
+    for stem in INSTRUMENTS:
         start = df[f"{stem}_start"].to_numpy(dtype=float)
         measure = _Measure(stem, start, thresholds[stem])
         worse = -measure.sign * (start - start.mean()) / start.std()

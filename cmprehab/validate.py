@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 from . import config
+from .instruments import INSTRUMENTS
 from .cohort import CohortError, CohortWarning, load_cohort
 
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     for warning in caught:
         print(f"WARNING {path}: {warning.message}", file=sys.stderr)
-    with_1y = int(cohort[[f"{s}_1y" for s in config.OUTCOMES]].notna().any(axis=1).sum())
+    with_1y = int(cohort[[f"{s}_1y" for s in INSTRUMENTS]].notna().any(axis=1).sum())
     print(f"OK {path}: {len(cohort)} patients, {len(cohort.columns)} columns, {with_1y} with 1-year data")
     return 0
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cmprehab.instruments import INSTRUMENTS
 from cmprehab import config, results
 from cmprehab.cohort import load_cohort
 from test_book_html import PAGE_RESULTS, PASTED, build_book, glue_roles, plain_quotes, strip_tags
@@ -31,7 +32,7 @@ N_PATIENTS = 40
 PLANTED = {"age": "97", "bmi": "67.9", "pain_duration_days": "31417", "n_sessions": "83", "program_days": "1733"}
 #: The planted values as they could be printed, as whole tokens (not inside a hash or another number).
 PLANTED_TEXTS = [re.compile(rf"(?<![\w.]){re.escape(v)}(?![\w]|\.\d)") for v in ("31417", "1733", "67.9")]
-EMPTIED = ["physically_active", "pain_distribution"] + [f"{stem}_1y" for stem in config.OUTCOMES]
+EMPTIED = ["physically_active", "pain_distribution"] + [f"{stem}_1y" for stem in INSTRUMENTS]
 DATA_URI = re.compile(r"data:([a-z/+-]+);base64,([A-Za-z0-9+/=]+)")
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cmprehab.instruments import INSTRUMENTS
 from cmprehab import config, published, results, tables
 from cmprehab.cohort import load_cohort
 from cmprehab.provenance import DataFingerprint, data_fingerprint
@@ -238,7 +239,7 @@ def check_glued(site: Site, name: str, required: set[str]) -> dict[str, str]:
 
 
 def mcid_keys(times=("discharge", "1y"), stats=("",)) -> set[str]:
-    return {f"mcid_{stem}_{time}{stat}" for stem in config.OUTCOMES for time in times for stat in stats}
+    return {f"mcid_{stem}_{time}{stat}" for stem in INSTRUMENTS for time in times for stat in stats}
 
 
 def chapter_number(name: str) -> int:

@@ -17,7 +17,7 @@ import warnings
 import pandas as pd
 import pytest
 
-from cmprehab import cohort as cohort_module
+from cmprehab import cohort as cohort_module, params
 from cmprehab import config, synth
 from cmprehab.cohort import CohortError, CohortValidationError, CohortWarning, load_cohort
 from cmprehab.provenance import sha256_file, sidecar_path
@@ -27,7 +27,7 @@ VALID_TEXT = config.DEFAULT_COHORT.read_text(encoding="utf-8")
 VALID_LINES = VALID_TEXT.splitlines()
 HEADER = VALID_LINES[0].split(",")
 #: The small valid file most tests break: the header and the fewest patients the loader accepts.
-BASE_LINES = VALID_LINES[: 1 + config.MIN_COHORT_PATIENTS]
+BASE_LINES = VALID_LINES[: 1 + params.DEFAULTS.disclosure.min_patients]
 
 
 def cells(line: int) -> list[str]:
@@ -524,9 +524,9 @@ def test_fewer_patients_than_the_minimum_are_refused(write):
     path = write("\n".join(BASE_LINES[:-1]) + "\n")
     err, problems = problems_of(path)
     assert [(p.line, p.column) for p in problems] == [(None, None)]
-    n = config.MIN_COHORT_PATIENTS - 1
-    assert f"file: {n} patient(s); at least {config.MIN_COHORT_PATIENTS} are needed" in str(err)
-    assert "MIN_COHORT_PATIENTS in cmprehab/config.py" in str(err)
+    n = params.DEFAULTS.disclosure.min_patients - 1
+    assert f"file: {n} patient(s); at least {params.DEFAULTS.disclosure.min_patients} are needed" in str(err)
+    assert "disclosure.min_patients in params.yml" in str(err)
 
 
 def test_too_few_patients_is_reported_with_the_other_problems(write):

@@ -17,10 +17,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from cmprehab import config, disclosure, figures, published, results, tables  # noqa: E402
+from cmprehab import config, disclosure, figures, params, published, results, tables  # noqa: E402
 from cmprehab.disclosure import MISSING, WITHHELD, Policy  # noqa: E402
 
-K = config.SUPPRESSION_K
+K = params.DEFAULTS.disclosure.k
 SMALL = f"<{K}"
 ON = Policy(active=True)
 

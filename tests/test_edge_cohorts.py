@@ -15,9 +15,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from cmprehab import config, disclosure, figures, published, results, tables  # noqa: E402
+from cmprehab.instruments import INSTRUMENTS, TIMEPOINTS  # noqa: E402
+from cmprehab import config, disclosure, figures, params, published, results, tables  # noqa: E402
 
-OUTCOME_COLUMNS = [f"{stem}_{time}" for stem in config.OUTCOMES for time in config.TIMEPOINTS]
+OUTCOME_COLUMNS = [f"{stem}_{time}" for stem in INSTRUMENTS for time in TIMEPOINTS]
 RESULT_PAGES = [results.overview, results.aims, results.methods, results.baseline, results.interventions,
                 results.outcomes, results.audit, results.conclusions]
 
@@ -36,11 +37,11 @@ EDGES = {
     "no physical activity": lambda c: empty(c, "physically_active"),
     "no pain distribution, location or pain management":
         lambda c: empty(c, "pain_distribution", "main_pain_location", "pain_management"),
-    "no 1-year values": lambda c: empty(c, *[f"{s}_1y" for s in config.OUTCOMES]),
-    "no discharge values": lambda c: empty(c, *[f"{s}_discharge" for s in config.OUTCOMES]),
-    "no NPRS at all": lambda c: empty(c, *[f"nprs_{t}" for t in config.TIMEPOINTS]),
+    "no 1-year values": lambda c: empty(c, *[f"{s}_1y" for s in INSTRUMENTS]),
+    "no discharge values": lambda c: empty(c, *[f"{s}_discharge" for s in INSTRUMENTS]),
+    "no NPRS at all": lambda c: empty(c, *[f"nprs_{t}" for t in TIMEPOINTS]),
     "no outcome at all": lambda c: empty(c, *OUTCOME_COLUMNS),
-    "the smallest allowed cohort": lambda c: c.iloc[:config.MIN_COHORT_PATIENTS].reset_index(drop=True),
+    "the smallest allowed cohort": lambda c: c.iloc[:params.DEFAULTS.disclosure.min_patients].reset_index(drop=True),
     "nobody received a category": lambda c: c.assign(iv_act=0, iv_body_awareness=0),
 }
 
@@ -98,7 +99,7 @@ def test_an_empty_column_is_named_as_such_in_table1(default_cohort):
 
 
 def test_no_one_year_values_read_as_not_available(default_cohort):
-    quoted = results.overview(empty(default_cohort, *[f"{s}_1y" for s in config.OUTCOMES]))
+    quoted = results.overview(empty(default_cohort, *[f"{s}_1y" for s in INSTRUMENTS]))
     assert quoted["n_1y"].text == "0"
     assert quoted["mcid_nprs_1y"].text.startswith(results.NOT_AVAILABLE)
     assert quoted["mcid_1y_min"].text == results.NOT_AVAILABLE

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmprehab import config, fidelity
+from cmprehab.instruments import INSTRUMENTS
+from cmprehab import config, fidelity, params
 
 KINDS = {fidelity.KIND_EXACT, fidelity.KIND_APPROXIMATE, fidelity.KIND_INVENTED, fidelity.KIND_NOT_EXPRESSIBLE}
 THRESHOLDS = fidelity.calibration_thresholds()
@@ -27,15 +28,15 @@ def failed(cohort: pd.DataFrame) -> set[str]:
 
 
 def improvement(cohort, stem, time):
-    return fidelity.improvement_sign(stem) * (cohort[f"{stem}_{time}"] - cohort[f"{stem}_start"])
+    return INSTRUMENTS[stem].direction * (cohort[f"{stem}_{time}"] - cohort[f"{stem}_start"])
 
 
 def with_improvement(cohort, stem, time, gain):
     """The cohort with the later values set so that the improvement is `gain` (a Series)."""
     out = cohort.copy()
-    scale = config.OUTCOMES[stem]
-    later = (cohort[f"{stem}_start"] + fidelity.improvement_sign(stem) * gain).clip(scale["lo"], scale["hi"])
-    out[f"{stem}_{time}"] = later.round(1 if stem == "dri" else 0).where(cohort[f"{stem}_{time}"].notna())
+    instrument = INSTRUMENTS[stem]
+    later = (cohort[f"{stem}_start"] + instrument.direction * gain).clip(instrument.lo, instrument.hi)
+    out[f"{stem}_{time}"] = later.round(instrument.decimals).where(cohort[f"{stem}_{time}"].notna())
     return out
 
 
@@ -75,8 +76,8 @@ def test_published_row_counts_every_computable_published_number(report):
 
 
 def test_report_uses_the_calibration_thresholds_not_the_readers(default_cohort, report, monkeypatch):
-    for stem, spec in config.MCID.items():
-        monkeypatch.setitem(config.MCID, stem, {**spec, "threshold": spec["threshold"] + 3})
+    monkeypatch.setenv(params.SET_ENV_VAR, "mcid.nprs.threshold=5 mcid.dri.threshold=13 mcid.eqvas.threshold=13")
+    assert params.current().mcid["dri"].threshold == 13  # the reader's parameters did change
     pd.testing.assert_frame_equal(fidelity.fidelity_report(default_cohort), report)
 
 
@@ -177,7 +178,7 @@ def test_a_reversed_risk_ratio_is_flagged(default_cohort):
 def test_loss_to_follow_up_at_random_is_flagged(default_cohort):
     rng = np.random.default_rng(1)
     broken = default_cohort.copy()
-    columns = [f"{stem}_1y" for stem in config.OUTCOMES]
+    columns = [f"{stem}_1y" for stem in INSTRUMENTS]
     broken[columns] = default_cohort[columns].to_numpy()[rng.permutation(len(broken))]
     assert "Loss to follow-up at 1 year depends on baseline characteristics" in failed(broken)
 

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmprehab import config, published
+from cmprehab.instruments import INSTRUMENTS
+from cmprehab import config, params, published
 from cmprehab.analysis import derive
 from cmprehab.stats import round_half_up
 
@@ -51,10 +52,10 @@ def test_targets_file_is_well_formed(derived):
         if t.statistic == REPORTED:
             continue
         if t.statistic == CALIBRATION:
-            assert t.variable in config.OUTCOMES and t.assumption, t.key
+            assert t.variable in INSTRUMENTS and t.assumption, t.key
             continue
         if t.statistic == "mcid_pct":
-            assert t.variable in config.OUTCOMES and t.level in ("discharge", "1y"), t.key
+            assert t.variable in INSTRUMENTS and t.level in ("discharge", "1y"), t.key
             assert {f"{t.variable}_start", f"{t.variable}_{t.level}"} <= set(derived.columns), t.key
         else:
             assert t.variable in derived.columns, t.key
@@ -93,11 +94,12 @@ def test_published_percentages_agree_with_published_counts():
 def by_hand(data: pd.DataFrame, variable: str, statistic: str, level: str) -> float:
     """The statistic computed directly with numpy/pandas, independently of published.compute."""
     if statistic == "mcid_pct":
-        spec = config.MCID[variable]
+        threshold = params.current().mcid[variable].threshold
+        direction = 1 if INSTRUMENTS[variable].higher_is_better else -1
         start, later = data[f"{variable}_start"], data[f"{variable}_{level}"]
         both = start.notna() & later.notna()
-        improvement = spec["direction"] * (later[both] - start[both])
-        return 100 * float(np.mean(improvement >= spec["threshold"] - 1e-9))
+        improvement = direction * (later[both] - start[both])
+        return 100 * float(np.mean(improvement >= threshold - 1e-9))
     series = data[variable].dropna()
     if statistic == "count":
         return float(len(series))

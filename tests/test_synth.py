@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
+from cmprehab.instruments import INSTRUMENTS
 from cmprehab import config, fidelity, params, published, synth
 from cmprehab.analysis import derive
 from cmprehab.cohort import load_cohort
@@ -374,7 +375,7 @@ def test_patients_lost_to_follow_up_had_fewer_sessions(derived):
     assert p < 0.05
 
 
-@pytest.mark.parametrize("stem", list(config.OUTCOMES))
+@pytest.mark.parametrize("stem", list(INSTRUMENTS))
 def test_mcid_at_discharge_and_one_year_are_associated(derived, stem):
     threshold = fidelity.calibration_thresholds()[stem]
     reached = {time: mcid_reached(derived[f"{stem}_start"], derived[f"{stem}_{time}"], stem, threshold)
@@ -400,7 +401,7 @@ def test_the_readers_mcid_does_not_change_the_cohort(monkeypatch):
 def test_calibration_rows_are_assumptions_without_a_computed_value(default_cohort):
     rows = published.audit(default_cohort).set_index("key")
     thresholds = fidelity.calibration_thresholds()
-    for stem in config.OUTCOMES:
+    for stem in INSTRUMENTS:
         row = rows.loc[f"calibration_mcid_{stem}"]
         assert row["status"] == published.STATUS_ASSUMED and np.isnan(row["computed"])
         assert row["published"] == thresholds[stem]
@@ -409,8 +410,8 @@ def test_calibration_rows_are_assumptions_without_a_computed_value(default_cohor
 def shares(cohort: pd.DataFrame, thresholds: dict) -> dict:
     """Percent reaching each threshold, by direct arithmetic on the columns."""
     out = {}
-    for stem in config.OUTCOMES:
-        sign = -1 if config.OUTCOMES[stem]["higher_is_worse"] else 1
+    for stem in INSTRUMENTS:
+        sign = -1 if not INSTRUMENTS[stem].higher_is_better else 1
         for time in ("discharge", "1y"):
             both = cohort[[f"{stem}_start", f"{stem}_{time}"]].dropna().astype(float)
             gain = (sign * (both.iloc[:, 1] - both.iloc[:, 0])).round(6)
@@ -422,14 +423,14 @@ def test_the_generator_calibrates_to_the_thresholds_in_the_targets_file(monkeypa
     other = {"nprs": 3.0, "dri": 15.0, "eqvas": 8.0}
     monkeypatch.setattr(synth, "calibration_thresholds", lambda: other)
     cohort = synth.generate(config.DEFAULT_N, SEED)
-    expected = {(stem, time): TARGETS[f"{stem}_mcid_{time}_pct"] for stem in config.OUTCOMES
+    expected = {(stem, time): TARGETS[f"{stem}_mcid_{time}_pct"] for stem in INSTRUMENTS
                 for time in ("discharge", "1y")}
     assert shares(cohort, other) == expected
     assert shares(cohort, fidelity.calibration_thresholds()) != expected  # the thresholds really moved
 
 
 def test_the_committed_cohort_reaches_the_shares_under_the_calibration_thresholds(default_cohort):
-    expected = {(stem, time): TARGETS[f"{stem}_mcid_{time}_pct"] for stem in config.OUTCOMES
+    expected = {(stem, time): TARGETS[f"{stem}_mcid_{time}_pct"] for stem in INSTRUMENTS
                 for time in ("discharge", "1y")}
     assert shares(default_cohort, fidelity.calibration_thresholds()) == expected
 
@@ -454,9 +455,9 @@ def test_rows_are_coherent(n, seed):
 def test_change_scores_have_no_gap_below_the_threshold_at_registry_scale():
     cohort = synth.generate(20000, 5)
     thresholds = fidelity.calibration_thresholds()
-    for stem in config.OUTCOMES:
+    for stem in INSTRUMENTS:
         for time in ("discharge", "1y"):
-            sign = fidelity.improvement_sign(stem)
+            sign = INSTRUMENTS[stem].direction
             gain = (sign * (cohort[f"{stem}_{time}"].astype(float) - cohort[f"{stem}_start"])).round(6).dropna()
             step = fidelity.BAND_WIDTH[stem]
             thr = thresholds[stem]

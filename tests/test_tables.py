@@ -16,11 +16,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from cmprehab.instruments import TIMEPOINTS
 from cmprehab import book, config, disclosure, figures, params, results, tables  # noqa: E402
 from cmprehab.instruments import INSTRUMENTS, LATER  # noqa: E402
 from cmprehab.analysis import derive  # noqa: E402
 
-STEMS = list(config.OUTCOMES)
+STEMS = list(INSTRUMENTS)
 LATER = ("discharge", "1y")
 
 
@@ -91,21 +92,21 @@ def test_program_matches_pandas(cohort):
 
 def test_follow_up_counts_equal_non_missing_counts(cohort):
     table = tables.follow_up(cohort)
-    assert table.index.tolist() == [spec["short"] for spec in config.OUTCOMES.values()]
-    assert table.columns.tolist() == list(config.TIMEPOINTS.values())
-    for stem, spec in config.OUTCOMES.items():
-        for time, label in config.TIMEPOINTS.items():
-            assert table.loc[spec["short"], label] == cohort[f"{stem}_{time}"].notna().sum()
+    assert table.index.tolist() == [i.short for i in INSTRUMENTS.values()]
+    assert table.columns.tolist() == [t.label for t in TIMEPOINTS.values()]
+    for stem, instrument in INSTRUMENTS.items():
+        for time, point in TIMEPOINTS.items():
+            assert table.loc[instrument.short, point.label] == cohort[f"{stem}_{time}"].notna().sum()
     # The committed cohort loses patients to follow-up, so these counts are not all n.
     assert (table["1 year"] < len(cohort)).all()
 
 
 def test_outcomes_over_time_matches_pandas(cohort):
     table = tables.outcomes_over_time(cohort)
-    assert len(table) == len(config.OUTCOMES) * len(config.TIMEPOINTS)
+    assert len(table) == len(INSTRUMENTS) * len(TIMEPOINTS)
     rows = iter(table.itertuples(index=False))
-    for stem in config.OUTCOMES:
-        for time in config.TIMEPOINTS:
+    for stem in INSTRUMENTS:
+        for time in TIMEPOINTS:
             row = next(rows)
             values = cohort[f"{stem}_{time}"]
             assert row.n == values.notna().sum()
@@ -250,9 +251,9 @@ def test_results_are_plain_python_values(cohort):
 
 def test_definitions_name_every_outcome():
     measures = tables.outcome_measures()
-    assert len(measures) == len(config.OUTCOMES)
-    assert measures["better"].tolist() == ["lower" if s["higher_is_worse"] else "higher"
-                                           for s in config.OUTCOMES.values()]
+    assert len(measures) == len(INSTRUMENTS)
+    assert measures["better"].tolist() == ["higher" if i.higher_is_better else "lower"
+                                           for i in INSTRUMENTS.values()]
 
 
 @pytest.mark.parametrize("intervals, words", [
@@ -279,7 +280,7 @@ def close_figures():
     (lambda c: figures.interventions(tables.interventions(c)), 1),
     (lambda c: figures.program(c), 2),
     (lambda c: figures.mcid(tables.mcid(c)), 1),
-    (lambda c: figures.outcomes_over_time(tables.outcomes_over_time(c)), len(config.OUTCOMES)),
+    (lambda c: figures.outcomes_over_time(tables.outcomes_over_time(c)), len(INSTRUMENTS)),
     (lambda c: figures.at_a_glance(tables.interventions(c), tables.mcid(c)), 2),
 ], ids=["baseline_distributions", "interventions", "program", "mcid", "outcomes_over_time", "at_a_glance"])
 def test_figure_functions_return_a_figure(cohort, make, n_axes):
@@ -326,7 +327,7 @@ def test_markdown_table_layout_and_decimals():
 
 
 def test_markdown_table_keeps_a_named_index():
-    table = tables.follow_up(pd.DataFrame({f"{s}_{t}": [1.0, None] for s in STEMS for t in config.TIMEPOINTS}),
+    table = tables.follow_up(pd.DataFrame({f"{s}_{t}": [1.0, None] for s in STEMS for t in TIMEPOINTS}),
                              policy=disclosure.SHOW_ALL)
     lines = book.markdown_table(table, 0).splitlines()
     assert lines[0].startswith("| measure | Start |")
