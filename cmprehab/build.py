@@ -35,7 +35,7 @@ from pathlib import Path
 
 from . import config
 from . import params as study
-from .cohort import CohortError, load_cohort
+from .data.cohort import CohortError, load_cohort
 from .provenance import sidecar_path
 
 #: Folders under _build/ that hold executed results (and may hold another dataset's numbers).

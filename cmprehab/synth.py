@@ -65,12 +65,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from . import config, published
-from .fidelity import RISK_RATIOS, calibration_thresholds, exposure_groups
+from . import config
+from .analysis.stats import mcid_reached, round_half_up
+from .data import targets as published
+from .data.schema import COLUMNS
 from .instruments import INSTRUMENTS
 from .provenance import sha256_file, sidecar_path
-from .schema import COLUMNS
-from .stats import mcid_reached, round_half_up
+from .report.fidelity import RISK_RATIOS, calibration_thresholds, exposure_groups
 
 GENERATOR = "cmprehab.synth"
 

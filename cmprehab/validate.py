@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import config
 from .instruments import INSTRUMENTS
-from .cohort import CohortError, CohortWarning, load_cohort
+from .data.cohort import CohortError, CohortWarning, load_cohort
 
 
 def main(argv: list[str] | None = None) -> int:

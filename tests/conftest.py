@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from cmprehab import config
-from cmprehab.cohort import load_cohort
+from cmprehab.data.cohort import load_cohort
 
 
 @pytest.fixture(scope="session")

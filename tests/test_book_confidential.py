@@ -22,8 +22,9 @@ import pandas as pd
 import pytest
 
 from cmprehab.instruments import INSTRUMENTS
-from cmprehab import config, results
-from cmprehab.cohort import load_cohort
+from cmprehab import config
+from cmprehab.report import results
+from cmprehab.data.cohort import load_cohort
 from test_book_html import PAGE_RESULTS, PASTED, build_book, glue_roles, plain_quotes, strip_tags
 
 ID_PREFIX = "LEAKCHECK-"

@@ -8,7 +8,7 @@ Builds the book twice, each time into its own temporary folder with
              to show the pages follow the data file rather than stale outputs.
 
 Then parses the HTML with the standard library and compares it with
-cmprehab.results / cmprehab.tables / cmprehab.published / cmprehab.provenance.
+cmprehab.report (results, tables, audit) and cmprehab.provenance.
 Glued numbers are checked where they sit: the n-th `{glue:text}` role of a
 chapter's Markdown is the n-th `<span class="pasted-text">` of its page, and reads
 as the text `cmprehab.results` gives for that name.
@@ -30,8 +30,10 @@ import pytest
 import yaml
 
 from cmprehab.instruments import INSTRUMENTS
-from cmprehab import config, published, results, tables
-from cmprehab.cohort import load_cohort
+from cmprehab import config
+from cmprehab.data import targets
+from cmprehab.report import audit as reproduction, results, tables
+from cmprehab.data.cohort import load_cohort
 from cmprehab.provenance import DataFingerprint, data_fingerprint
 
 ROOT = config.ROOT
@@ -88,7 +90,7 @@ class Site:
 
     @cached_property
     def audit(self):
-        return published.audit(self.cohort)
+        return reproduction.audit(self.cohort)
 
     def page(self, name: str) -> "Page":
         return Page(self.root / "chapters" / f"{name}.html")
@@ -297,7 +299,7 @@ def test_audit_counts_are_the_package_audit(site):
     expected = {"n_match", "n_differ", "n_assumed", "n_reported", "n_targets"}
     seen = check_glued(site, "06_audit", expected)
     assert seen["n_targets"] == str(len(site.audit))
-    assert seen["n_match"] == str(int(counts.get(published.STATUS_MATCH, 0)))
+    assert seen["n_match"] == str(int(counts.get(reproduction.STATUS_MATCH, 0)))
     if site.label == "default":
         assert seen["n_differ"] == "0", "the committed synthetic cohort must reproduce every published number"
     # The audit tables (one or more, #tbl-audit...) show one status per target, as the package finds.

@@ -11,8 +11,9 @@ import warnings
 import pandas as pd
 import pytest
 
-from cmprehab import config, schema
-from cmprehab.cohort import CohortValidationError, CohortWarning, _check_columns_named, load_cohort
+from cmprehab import config
+from cmprehab.data import schema
+from cmprehab.data.cohort import CohortValidationError, CohortWarning, _check_columns_named, load_cohort
 
 LINES = config.DEFAULT_COHORT.read_text(encoding="utf-8").splitlines()
 HEADER = LINES[0].split(",")

@@ -17,11 +17,12 @@ import warnings
 import pandas as pd
 import pytest
 
-from cmprehab import cohort as cohort_module, params
+from cmprehab import params
+from cmprehab.data import cohort as cohort_module
 from cmprehab import config, synth
-from cmprehab.cohort import CohortError, CohortValidationError, CohortWarning, load_cohort
+from cmprehab.data.cohort import CohortError, CohortValidationError, CohortWarning, load_cohort
 from cmprehab.provenance import sha256_file, sidecar_path
-from cmprehab.schema import COLUMNS, FIELD_BY_NAME, FIELDS
+from cmprehab.data.schema import COLUMNS, FIELD_BY_NAME, FIELDS
 
 VALID_TEXT = config.DEFAULT_COHORT.read_text(encoding="utf-8")
 VALID_LINES = VALID_TEXT.splitlines()

@@ -17,8 +17,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from cmprehab import config, disclosure, figures, params, published, results, tables  # noqa: E402
-from cmprehab.disclosure import MISSING, WITHHELD, Policy  # noqa: E402
+from cmprehab import config, params  # noqa: E402
+from cmprehab.data import targets  # noqa: E402
+from cmprehab.report import audit as reproduction, disclosure, figures, results, tables  # noqa: E402
+from cmprehab.report.disclosure import MISSING, WITHHELD, Policy  # noqa: E402
 
 K = params.DEFAULTS.disclosure.k
 SMALL = f"<{K}"
@@ -132,15 +134,15 @@ def test_table1_hides_small_cells_and_extremes(real):
 def test_the_audit_never_shows_what_table1_hides(real):
     real["pain_distribution"] = pd.Categorical(["localized"] * 13 + ["regional"] * 14 + ["generalized"] * 2
                                                + [None], categories=config.CATEGORIES["pain_distribution"])
-    audit = published.audit(real).set_index("key")
+    audit = reproduction.audit(real).set_index("key")
     assert audit.loc["generalized_n", "shown as"] == SMALL
-    assert audit.loc["generalized_pct", "status"] == published.STATUS_WITHHELD
-    assert audit.loc["pain_distribution_valid", "status"] == published.STATUS_WITHHELD  # would give the missing
-    assert audit.loc["localized_n", "status"] == published.STATUS_WITHHELD
-    assert audit.loc["regional_n", "status"] in (published.STATUS_MATCH, published.STATUS_DIFF)
+    assert audit.loc["generalized_pct", "status"] == reproduction.STATUS_WITHHELD
+    assert audit.loc["pain_distribution_valid", "status"] == reproduction.STATUS_WITHHELD  # would give the missing
+    assert audit.loc["localized_n", "status"] == reproduction.STATUS_WITHHELD
+    assert audit.loc["regional_n", "status"] in (reproduction.STATUS_MATCH, reproduction.STATUS_DIFF)
     for key in ("age_min", "age_max"):  # single patients' values
-        assert audit.loc[key, "status"] == published.STATUS_WITHHELD
-    assert audit.loc[audit["status"] == published.STATUS_WITHHELD, "computed"].isna().all()
+        assert audit.loc[key, "status"] == reproduction.STATUS_WITHHELD
+    assert audit.loc[audit["status"] == reproduction.STATUS_WITHHELD, "computed"].isna().all()
 
 
 def test_mcid_rows_of_few_patients_are_withheld_whole(real):

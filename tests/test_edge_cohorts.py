@@ -16,7 +16,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from cmprehab.instruments import INSTRUMENTS, TIMEPOINTS  # noqa: E402
-from cmprehab import config, disclosure, figures, params, published, results, tables  # noqa: E402
+from cmprehab import config, params  # noqa: E402
+from cmprehab.data import targets  # noqa: E402
+from cmprehab.report import audit as reproduction, disclosure, figures, results, tables  # noqa: E402
 
 OUTCOME_COLUMNS = [f"{stem}_{time}" for stem in INSTRUMENTS for time in TIMEPOINTS]
 RESULT_PAGES = [results.overview, results.aims, results.methods, results.baseline, results.interventions,
@@ -78,7 +80,7 @@ def test_every_table_builds(edge):
     for make in (tables.interventions, tables.interventions_per_patient, tables.program, tables.outcomes_over_time,
                  tables.mcid, tables.change_tests, tables.follow_up):
         make(edge)
-    published.formatted(published.audit(edge))
+    reproduction.formatted(reproduction.audit(edge))
 
 
 def test_every_figure_draws(edge):

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from cmprehab.instruments import INSTRUMENTS
-from cmprehab import config, fidelity, params
+from cmprehab import config, params
+from cmprehab.report import fidelity
 
 KINDS = {fidelity.KIND_EXACT, fidelity.KIND_APPROXIMATE, fidelity.KIND_INVENTED, fidelity.KIND_NOT_EXPRESSIBLE}
 THRESHOLDS = fidelity.calibration_thresholds()
@@ -200,7 +201,7 @@ def test_markdown_shows_met_as_words(default_cohort, report):
 
 
 def test_cli_prints_the_report_for_the_default_file(run_cli):
-    result = run_cli("cmprehab.fidelity")
+    result = run_cli("cmprehab.report.fidelity")
     assert result.returncode == 0, result.stderr
     assert "| criterion | kind | source | target | measured | met |" in result.stdout
     assert "0 not met" in result.stdout

@@ -11,12 +11,14 @@ import pandas as pd
 import pytest
 
 from cmprehab.instruments import INSTRUMENTS
-from cmprehab import config, params, published
-from cmprehab.analysis import derive
-from cmprehab.stats import round_half_up
+from cmprehab import config, params
+from cmprehab.data import targets
+from cmprehab.report import audit as reproduction
+from cmprehab.analysis.derive import derive
+from cmprehab.analysis.stats import round_half_up
 
-TARGETS = published.load_targets()
-#: Statistics `published.compute` knows, plus "reported" (a design fact no patient file can yield).
+TARGETS = targets.load_targets()
+#: Statistics `reproduction.compute` knows, plus "reported" (a design fact no patient file can yield).
 COMPUTED = {"count", "n", "pct", "median", "q1", "q3", "mean", "sd", "min", "max", "mcid_pct"}
 REPORTED = "reported"
 #: A setting of the synthetic-cohort generator (an assumption), shown in the audit without a computed value.
@@ -30,7 +32,7 @@ def derived(default_cohort):
 
 @pytest.fixture(scope="module")
 def audit(default_cohort):
-    return published.audit(default_cohort)
+    return reproduction.audit(default_cohort)
 
 
 # --------------------------------------------------------------------------
@@ -92,7 +94,7 @@ def test_published_percentages_agree_with_published_counts():
 # --------------------------------------------------------------------------
 
 def by_hand(data: pd.DataFrame, variable: str, statistic: str, level: str) -> float:
-    """The statistic computed directly with numpy/pandas, independently of published.compute."""
+    """The statistic computed directly with numpy/pandas, independently of reproduction.compute."""
     if statistic == "mcid_pct":
         threshold = params.current().mcid[variable].threshold
         direction = 1 if INSTRUMENTS[variable].higher_is_better else -1
@@ -118,34 +120,34 @@ def by_hand(data: pd.DataFrame, variable: str, statistic: str, level: str) -> fl
 def test_default_cohort_reproduces_the_target(target, derived, audit):
     row = audit.set_index("key").loc[target["key"]]
     if target["statistic"] == REPORTED:
-        assert row["status"] == published.STATUS_REPORTED
+        assert row["status"] == reproduction.STATUS_REPORTED
         return
     if target["statistic"] == CALIBRATION:
-        assert row["status"] == published.STATUS_ASSUMED and math.isnan(row["computed"])
+        assert row["status"] == reproduction.STATUS_ASSUMED and math.isnan(row["computed"])
         return
-    value = published.compute(derived, target["variable"], target["statistic"], target["level"])
+    value = reproduction.compute(derived, target["variable"], target["statistic"], target["level"])
     assert value == pytest.approx(by_hand(derived, target["variable"], target["statistic"], target["level"]))
     # Assumptions too: the generator is calibrated to them, so they must hold on the synthetic file.
     assert round_half_up(value, int(target["decimals"])) == target["value"], (
         f"{target['key']}: computed {value!r}, published {target['value']!r}")
-    expected = published.STATUS_ASSUMED if target["assumption"] else published.STATUS_MATCH
+    expected = reproduction.STATUS_ASSUMED if target["assumption"] else reproduction.STATUS_MATCH
     assert row["status"] == expected
 
 
 def test_audit_reports_no_differences_on_the_default_cohort(audit):
     assert audit["key"].tolist() == TARGETS["key"].tolist()
-    assert (audit["status"] == published.STATUS_DIFF).sum() == 0, audit[audit["status"] == published.STATUS_DIFF]
-    assert (audit["status"] == published.STATUS_MATCH).sum() == (~TARGETS["assumption"]
+    assert (audit["status"] == reproduction.STATUS_DIFF).sum() == 0, audit[audit["status"] == reproduction.STATUS_DIFF]
+    assert (audit["status"] == reproduction.STATUS_MATCH).sum() == (~TARGETS["assumption"]
                                                                  & TARGETS["statistic"].ne(REPORTED)).sum()
-    assert (audit["status"] == published.STATUS_ASSUMED).sum() == TARGETS["assumption"].sum()
+    assert (audit["status"] == reproduction.STATUS_ASSUMED).sum() == TARGETS["assumption"].sum()
 
 
 def test_audit_detects_an_altered_cohort(default_cohort):
     altered = default_cohort.copy()
     women = altered.index[altered["sex"] == "female"][:10]
     altered.loc[women, "sex"] = "male"
-    result = published.audit(altered).set_index("key")
-    differs = set(result.index[result["status"] == published.STATUS_DIFF])
+    result = reproduction.audit(altered).set_index("key")
+    differs = set(result.index[result["status"] == reproduction.STATUS_DIFF])
     assert differs == {"women_n", "women_pct"}
     women_n = TARGETS.set_index("key").loc["women_n", "value"]
     assert result.loc["women_n", "computed"] == women_n - len(women)
@@ -156,11 +158,11 @@ def test_audit_detects_an_altered_cohort(default_cohort):
 def test_audit_detects_a_shifted_outcome(default_cohort):
     altered = default_cohort.copy()
     altered["nprs_discharge"] = altered["nprs_start"].where(altered["nprs_discharge"].notna())  # nobody improves
-    result = published.audit(altered).set_index("key")
-    assert result.loc["nprs_mcid_discharge_pct", "status"] == published.STATUS_DIFF
+    result = reproduction.audit(altered).set_index("key")
+    assert result.loc["nprs_mcid_discharge_pct", "status"] == reproduction.STATUS_DIFF
     assert result.loc["nprs_mcid_discharge_pct", "computed"] == 0
 
 
 def test_compute_rejects_an_unknown_statistic(derived):
     with pytest.raises(ValueError, match="unknown statistic"):
-        published.compute(derived, "age", "mode")
+        reproduction.compute(derived, "age", "mode")

@@ -1,7 +1,8 @@
 """The data dictionary in data/README.md is the one the schema generates."""
 import re
 
-from cmprehab import config, schema
+from cmprehab import config
+from cmprehab.data import schema
 
 
 def test_readme_dictionary_matches_schema():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from cmprehab import stats as S
+from cmprehab.analysis import stats as S
 
 CONFIDENCE = 0.95  # passed explicitly: unit tests do not read the study parameters
 

@@ -15,14 +15,16 @@ import pytest
 from scipy import stats as scipy_stats
 
 from cmprehab.instruments import INSTRUMENTS
-from cmprehab import config, fidelity, params, published, synth
-from cmprehab.analysis import derive
-from cmprehab.cohort import load_cohort
+from cmprehab import config, params, synth
+from cmprehab.data import targets
+from cmprehab.report import audit as reproduction, fidelity
+from cmprehab.analysis.derive import derive
+from cmprehab.data.cohort import load_cohort
 from cmprehab.provenance import read_sidecar, sha256_file, sidecar_path
-from cmprehab.stats import mcid_reached, round_half_up
+from cmprehab.analysis.stats import mcid_reached, round_half_up
 
 SEED = config.DEFAULT_SEED
-TARGETS = published.load_targets().set_index("key")["value"]
+TARGETS = targets.load_targets().set_index("key")["value"]
 
 
 def write(path, n=config.DEFAULT_N, seed=SEED, force=False):
@@ -349,7 +351,7 @@ def test_large_cohort_validates_and_keeps_the_proportions(tmp_path):
     assert women == pytest.approx(TARGETS["women_pct"], abs=1)
     assert cohort["nprs_start"].median() == TARGETS["nprs_start_median"]
     assert cohort["age"].mean() == pytest.approx(TARGETS["age_mean"], abs=0.5)
-    assert cohort["nprs_1y"].notna().mean() == pytest.approx(TARGETS["followup_n"] / published.COHORT_N, abs=0.01)
+    assert cohort["nprs_1y"].notna().mean() == pytest.approx(TARGETS["followup_n"] / targets.COHORT_N, abs=0.01)
 
 
 # --------------------------------------------------------------------------
@@ -399,11 +401,11 @@ def test_the_readers_mcid_does_not_change_the_cohort(monkeypatch):
 
 
 def test_calibration_rows_are_assumptions_without_a_computed_value(default_cohort):
-    rows = published.audit(default_cohort).set_index("key")
+    rows = reproduction.audit(default_cohort).set_index("key")
     thresholds = fidelity.calibration_thresholds()
     for stem in INSTRUMENTS:
         row = rows.loc[f"calibration_mcid_{stem}"]
-        assert row["status"] == published.STATUS_ASSUMED and np.isnan(row["computed"])
+        assert row["status"] == reproduction.STATUS_ASSUMED and np.isnan(row["computed"])
         assert row["published"] == thresholds[stem]
 
 

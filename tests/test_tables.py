@@ -17,9 +17,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from cmprehab.instruments import TIMEPOINTS
-from cmprehab import book, config, disclosure, figures, params, results, tables  # noqa: E402
+from cmprehab import config, params  # noqa: E402
+from cmprehab.report import book, disclosure, figures, results, tables  # noqa: E402
 from cmprehab.instruments import INSTRUMENTS, LATER  # noqa: E402
-from cmprehab.analysis import derive  # noqa: E402
+from cmprehab.analysis.derive import derive  # noqa: E402
 
 STEMS = list(INSTRUMENTS)
 LATER = ("discharge", "1y")

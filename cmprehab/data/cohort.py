@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from . import config, provenance
-from . import params as study
+from .. import config, provenance
+from .. import params as study
 from .schema import FIELD_BY_NAME, FIELDS, COLUMNS, pandera_schema
 
 #: Cells read as missing. Kept short on purpose: anything else must parse.

@@ -1,7 +1,7 @@
-"""The published numbers (data/published.csv) and what the current data yields for each.
+"""The reproduction audit: every published number beside what the current data yields.
 
-Each target row names a variable, a statistic and, where needed, a level
-(a category, the value 1 of a 0/1 variable, or the time point of an MCID share).
+The published numbers come from `data.targets`; MCID shares follow the study parameters,
+and disclosure control hides on confidential data what the tables hide.
 """
 from __future__ import annotations
 
@@ -9,47 +9,21 @@ import math
 
 import pandas as pd
 
-from . import config, disclosure, tables
-from . import params as study
-from .analysis import derive
+from .. import config
+from .. import params as study
+from ..analysis.derive import derive
+from ..analysis.stats import mcid_summary, median_iqr, round_half_up
+from ..data.targets import calibration_rules, load_targets
+from ..instruments import INSTRUMENTS
+from ..params import McidRule, Params
+from . import disclosure, tables
 from .disclosure import Policy
-from .instruments import INSTRUMENTS
-from .params import McidRule, Params
-from .stats import mcid_summary, median_iqr, round_half_up
-
-#: Cohort size of the published study; counts in the targets are out of this many patients.
-COHORT_N = 274
 
 STATUS_MATCH, STATUS_DIFF, STATUS_ASSUMED = "matches", "differs", "not published (assumption)"
 #: Facts of the design (such as the inclusion years) that a patient file cannot yield.
 STATUS_REPORTED = "reported (not in the data)"
 #: Computed, but not shown: disclosure control on confidential data (see cmprehab.disclosure).
 STATUS_WITHHELD = "withheld (disclosure control)"
-
-
-def load_targets() -> pd.DataFrame:
-    targets = pd.read_csv(config.PUBLISHED_TARGETS, dtype={"level": str}, keep_default_na=False,
-                          na_values={"valid_n": [""]})
-    targets["assumption"] = targets["assumption"].eq("yes")
-    return targets
-
-
-def value(key: str) -> float:
-    """One published (or assumed) number by its key, for the prose."""
-    targets = load_targets().set_index("key")
-    if key not in targets.index:
-        raise KeyError(f"{key!r} is not a key of {config.PUBLISHED_TARGETS.name}")
-    return float(targets.loc[key, "value"])
-
-
-def calibration_rules(targets: pd.DataFrame | None = None) -> dict[str, McidRule]:
-    """The MCID under which the synthetic cohort reproduces the published discharge shares."""
-    targets = load_targets() if targets is None else targets
-    rows = targets[targets["statistic"] == "calibration"].set_index("variable")["value"]
-    missing = [stem for stem in INSTRUMENTS if stem not in rows.index]
-    if missing:
-        raise ValueError(f"{config.PUBLISHED_TARGETS.name} has no calibration row for {', '.join(missing)}")
-    return {stem: McidRule(threshold=float(rows[stem])) for stem in INSTRUMENTS}
 
 
 def assumptions(params: Params | None = None) -> pd.DataFrame:

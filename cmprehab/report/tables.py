@@ -11,14 +11,15 @@ import warnings
 
 import pandas as pd
 
-from . import config, disclosure
-from . import params as study
-from .analysis import derive
+from .. import config
+from .. import params as study
+from ..analysis.derive import derive
+from ..analysis.stats import mcid_reached, median_iqr, proportion, wilcoxon_change
+from ..data.schema import FIELD_BY_NAME
+from ..instruments import INSTRUMENTS, LATER, TIMEPOINTS
+from ..params import Params
+from . import disclosure
 from .disclosure import WITHHELD, Policy
-from .instruments import INSTRUMENTS, LATER, TIMEPOINTS
-from .params import Params
-from .schema import FIELD_BY_NAME
-from .stats import mcid_reached, median_iqr, proportion, wilcoxon_change
 
 #: Table 1 rows: column, label, kind ("mean", "median", "range", "yes" for 0/1, "levels").
 TABLE1_ROWS = [

@@ -19,11 +19,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import config, disclosure, published, tables
-from . import params as study
-from .analysis import derive
+from .. import params as study
+from ..config import LOW_PAIN_MANAGEMENT_MAX
+from ..analysis.derive import derive
+from ..data import targets
+from ..instruments import INSTRUMENTS
+from . import audit as audit_module
+from . import disclosure, tables
 from .disclosure import WITHHELD
-from .instruments import INSTRUMENTS
 
 NOT_AVAILABLE = "not available"
 
@@ -163,7 +166,7 @@ def aims(cohort: pd.DataFrame) -> dict[str, Result]:
 
 def _inclusion_years(page: Page) -> None:
     for key in ("inclusion_first_year", "inclusion_last_year"):
-        page.number(key, published.value(key), ".0f", "published.value")
+        page.number(key, targets.value(key), ".0f", "targets.value")
 
 
 def methods(cohort: pd.DataFrame) -> dict[str, Result]:
@@ -178,7 +181,7 @@ def methods(cohort: pd.DataFrame) -> dict[str, Result]:
         page.add(f"mcid_{stem}_rule", rule, rule, "results.mcid_rule_markdown", markdown=True)
         page.number(f"{stem}_lo", instrument.lo, "g", "instruments.INSTRUMENTS")
         page.number(f"{stem}_hi", instrument.hi, "g", "instruments.INSTRUMENTS")
-    page.number("low_pm_max", config.LOW_PAIN_MANAGEMENT_MAX, "d", "config.LOW_PAIN_MANAGEMENT_MAX")
+    page.number("low_pm_max", LOW_PAIN_MANAGEMENT_MAX, "d", "LOW_PAIN_MANAGEMENT_MAX")
     page.number("confidence_pct", 100 * params.confidence, "g", "params.confidence")
     page.number("suppression_k", policy.k, "d", "params.disclosure")
     page.number("min_patients", params.disclosure.min_patients, "d", "params.disclosure")
@@ -299,23 +302,23 @@ def outcomes(cohort: pd.DataFrame) -> dict[str, Result]:
 
 def audit(cohort: pd.DataFrame) -> dict[str, Result]:
     page = Page(cohort)
-    table = published.audit(cohort)
+    table = audit_module.audit(cohort)
     counts = table["status"].value_counts()
-    for status, name in ((published.STATUS_MATCH, "n_match"), (published.STATUS_DIFF, "n_differ"),
-                         (published.STATUS_ASSUMED, "n_assumed"), (published.STATUS_REPORTED, "n_reported"),
-                         (published.STATUS_WITHHELD, "n_withheld")):
-        page.count(name, int(counts.get(status, 0)), "published.audit")
-    page.count("n_targets", len(table), "published.audit")
+    for status, name in ((audit_module.STATUS_MATCH, "n_match"), (audit_module.STATUS_DIFF, "n_differ"),
+                         (audit_module.STATUS_ASSUMED, "n_assumed"), (audit_module.STATUS_REPORTED, "n_reported"),
+                         (audit_module.STATUS_WITHHELD, "n_withheld")):
+        page.count(name, int(counts.get(status, 0)), "audit.audit")
+    page.count("n_targets", len(table), "audit.audit")
     checked = table[table["section"].isin(["baseline", "interventions"])]
-    page.count("n_checked_baseline", len(checked), "published.audit")
-    page.count("n_match_baseline", int((checked["status"] == published.STATUS_MATCH).sum()), "published.audit")
+    page.count("n_checked_baseline", len(checked), "audit.audit")
+    page.count("n_match_baseline", int((checked["status"] == audit_module.STATUS_MATCH).sum()), "audit.audit")
     return page.results
 
 
 def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
     page, policy = Page(cohort), disclosure.policy(cohort)
-    page.number("published_sessions", published.value("sessions_median"), ".0f", "published.value")
-    page.number("published_months", published.value("program_months_median"), ".0f", "published.value")
+    page.number("published_sessions", targets.value("sessions_median"), ".0f", "targets.value")
+    page.number("published_months", targets.value("program_months_median"), ".0f", "targets.value")
     page.count("n_patients", len(cohort), "len(cohort)")
     _program(page, cohort)
     page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")

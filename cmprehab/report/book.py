@@ -13,9 +13,9 @@ import warnings
 import pandas as pd
 from IPython.display import Markdown, display
 
+from .. import params as study
+from ..data.cohort import load_cohort
 from . import disclosure
-from . import params as study
-from .cohort import load_cohort
 from .figures import set_style
 from .results import UNPUBLISHED_NOTE
 

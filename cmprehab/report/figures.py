@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from . import config, disclosure
-from . import params as study
+from .. import config
+from .. import params as study
+from ..analysis.stats import median_iqr
+from ..instruments import INSTRUMENTS
+from . import disclosure
 from .disclosure import Policy
-from .instruments import INSTRUMENTS
-from .stats import median_iqr
 
 #: Width that stays legible on a phone when the image is scaled to the screen.
 WIDTH = 5.2

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
-from . import config
-from .instruments import INSTRUMENTS, LATER, TIMEPOINTS
+from .. import config
+from ..instruments import INSTRUMENTS, LATER, TIMEPOINTS
 
 
 @dataclass(frozen=True)

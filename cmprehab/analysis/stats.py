@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats as _scipy_stats
 from statsmodels.stats.proportion import proportion_confint
 
-from .instruments import INSTRUMENTS
+from ..instruments import INSTRUMENTS
 
 __all__ = [
     "Proportion",

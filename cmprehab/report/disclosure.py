@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import params as study
+from .. import params as study
 
 #: Shown in place of a value withheld so that a small count cannot be derived.
 WITHHELD = "withheld"

@@ -5,7 +5,7 @@
 Three kinds of target (the column `kind`):
 
 * published, reproduced exactly: every number of data/published.csv at its published
-  precision (one row summarising `published.audit`);
+  precision (one row summarising the reproduction audit, `report.audit.audit`);
 * calibrated approximately to a published value: the follow-on paper's univariable risk
   ratios (Bondesson et al. 2023), expressed on this schema with stand-in outcomes and
   cut-points chosen by this project (`RISK_RATIOS`), must have the published direction and
@@ -34,10 +34,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _scipy_stats
 
-from . import config, published
-from .instruments import INSTRUMENTS
-from .schema import CROSS_FIELD_RULES, LATER_NEEDS_START
-from .stats import mcid_reached, mcid_summary, round_half_up
+from .. import config
+from .. import params as study
+from ..analysis.stats import mcid_reached, round_half_up
+from ..data import targets as targets_file
+from ..data.schema import CROSS_FIELD_RULES, LATER_NEEDS_START
+from ..instruments import INSTRUMENTS
+from . import audit as reproduction
+from . import disclosure
 
 KIND_EXACT = "published, reproduced exactly"
 KIND_APPROXIMATE = "calibrated approximately to a published value"
@@ -89,7 +93,7 @@ LOSS_ALPHA = 0.05    # the joint likelihood-ratio test of a logistic model of lo
 
 def calibration_thresholds(targets: pd.DataFrame | None = None) -> dict[str, float]:
     """The generator's MCID thresholds (direction-adjusted improvement), from data/published.csv."""
-    return {stem: rule.threshold for stem, rule in published.calibration_rules(targets).items()}
+    return {stem: rule.threshold for stem, rule in targets_file.calibration_rules(targets).items()}
 
 
 @dataclass(frozen=True)
@@ -237,24 +241,13 @@ def _loss_test(frame: pd.DataFrame, lost: pd.Series) -> float:
 
 
 def _audit_at_calibration(cohort: pd.DataFrame, thresholds: dict[str, float]) -> pd.DataFrame:
-    """`published.audit`, with every MCID share computed under the calibration thresholds.
+    """The audit with every MCID share computed under the calibration thresholds, everything shown.
 
-    The audit follows the reader's study parameters; the generator is judged by its own thresholds.
+    The book's audit follows the reader's study parameters; the generator is judged by its own thresholds.
     """
-    audit = published.audit(cohort)
-    targets = published.load_targets().set_index("key")
-    for i, key in audit["key"].items():
-        t = targets.loc[key]
-        if t["statistic"] != "mcid_pct":
-            continue
-        stem, time = t["variable"], t["level"]
-        # the share alone (no interval) is compared, so the confidence level does not matter here
-        pct = mcid_summary(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"], stem, thresholds[stem], 0.95).pct
-        audit.loc[i, "computed"] = round_half_up(pct, int(t["decimals"]))
-        if not t["assumption"]:
-            same = audit.loc[i, "computed"] == t["value"]
-            audit.loc[i, "status"] = published.STATUS_MATCH if same else published.STATUS_DIFF
-    return audit
+    calibrated = study.DEFAULTS.updated({f"mcid.{stem}.{key}": value for stem, threshold in thresholds.items()
+                                         for key, value in (("threshold", threshold), ("definition", "absolute"))})
+    return reproduction.audit(cohort, params=calibrated, policy=disclosure.SHOW_ALL)
 
 
 def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = None) -> pd.DataFrame:
@@ -272,13 +265,13 @@ def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = 
 
     # Published numbers (and this project's unpublished targets) reproduced exactly.
     audit = _audit_at_calibration(cohort, thresholds)
-    targets = published.load_targets().set_index("key")
+    targets = targets_file.load_targets().set_index("key")
     statistic = audit["key"].map(targets["statistic"])
     assumed = audit["key"].map(targets["assumption"]).astype(bool)
     computed = audit["computed"].notna() & statistic.ne("calibration")
     pub = audit[computed & ~assumed]
-    matches = int((pub["status"] == published.STATUS_MATCH).sum())
-    differs = pub.loc[pub["status"] != published.STATUS_MATCH, "key"].tolist()
+    matches = int((pub["status"] == reproduction.STATUS_MATCH).sum())
+    differs = pub.loc[pub["status"] != reproduction.STATUS_MATCH, "key"].tolist()
     add("Every published number (baseline, interventions, design, discharge MCID shares)", KIND_EXACT,
         "P; A; T1; T2", "each equals the published value at its published precision",
         f"{matches} of {len(pub)} match" + (f"; differ: {', '.join(differs)}" if differs else ""),
@@ -425,7 +418,7 @@ def markdown(report: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .cohort import CohortError, load_cohort
+    from ..data.cohort import CohortError, load_cohort
 
     argv = sys.argv[1:] if argv is None else argv
     path = Path(argv[0]) if argv else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import config
+from .. import config
 
 
 def derive(cohort: pd.DataFrame) -> pd.DataFrame:

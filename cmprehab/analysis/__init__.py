@@ -1,0 +1,1 @@
+"""Analysis: statistics (stats) and the variables derived from a cohort (derive)."""

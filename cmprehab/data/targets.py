@@ -1,0 +1,42 @@
+"""The published numbers of the study (data/published.csv): one row per number, with its source.
+
+Each target row names a variable, a statistic and, where needed, a level (a category,
+the value 1 of a 0/1 variable, or the time point of an MCID share). Rows marked
+`assumption` were never published: they are this project's choices for the synthetic
+cohort, among them the MCID under which it reproduces the published discharge shares.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import config
+from ..instruments import INSTRUMENTS
+from ..params import McidRule
+
+#: Cohort size of the published study; counts in the targets are out of this many patients.
+COHORT_N = 274
+
+
+def load_targets() -> pd.DataFrame:
+    targets = pd.read_csv(config.PUBLISHED_TARGETS, dtype={"level": str}, keep_default_na=False,
+                          na_values={"valid_n": [""]})
+    targets["assumption"] = targets["assumption"].eq("yes")
+    return targets
+
+
+def value(key: str) -> float:
+    """One published (or assumed) number by its key, for the prose."""
+    targets = load_targets().set_index("key")
+    if key not in targets.index:
+        raise KeyError(f"{key!r} is not a key of {config.PUBLISHED_TARGETS.name}")
+    return float(targets.loc[key, "value"])
+
+
+def calibration_rules(targets: pd.DataFrame | None = None) -> dict[str, McidRule]:
+    """The MCID under which the synthetic cohort reproduces the published discharge shares."""
+    targets = load_targets() if targets is None else targets
+    rows = targets[targets["statistic"] == "calibration"].set_index("variable")["value"]
+    missing = [stem for stem in INSTRUMENTS if stem not in rows.index]
+    if missing:
+        raise ValueError(f"{config.PUBLISHED_TARGETS.name} has no calibration row for {', '.join(missing)}")
+    return {stem: McidRule(threshold=float(rows[stem])) for stem in INSTRUMENTS}

@@ -1,0 +1,1 @@
+"""Report: what the book shows. Disclosure control, tables, figures, the values the prose quotes (results), the audit against the publications, the fidelity report of the synthetic cohort, and the notebook plumbing (book)."""
