@@ -29,6 +29,13 @@ BOOK_ARGS ?=
 ifdef CMPREHAB_DATA
 export CMPREHAB_DATA := $(abspath $(CMPREHAB_DATA))
 endif
+# Study parameters (params.yml): another file with PARAMS=..., single values with SET="name=value ...".
+ifdef PARAMS
+export CMPREHAB_PARAMS := $(abspath $(PARAMS))
+endif
+ifdef SET
+export CMPREHAB_SET := $(SET)
+endif
 
 .PHONY: venv vendor book test clean distclean
 

@@ -30,26 +30,40 @@ logger = logging.getLogger(__name__)
 
 
 def notice_text(fingerprint) -> str:
-    from cmprehab import config
-
     if fingerprint.synthetic:
         return (f"Synthetic data: this book runs on a synthetic cohort (seed {fingerprint.seed}, "
                 f"n = {fingerprint.n}) generated to reproduce the published aggregates; "
                 "it contains no real patients.")
     return ("Confidential data: this book was built from an author-supplied cohort file, treated as real "
-            f"patient data. Counts below {config.SUPPRESSION_K} are suppressed and no patient's row or "
+            f"patient data. Counts below {fingerprint_k()} are suppressed and no patient's row or "
             "single value is shown; share it only as the data owner allows.")
+
+
+def fingerprint_k() -> int:
+    from cmprehab import params
+
+    return params.current().disclosure.k
+
+
+def params_text() -> str:
+    """'' with the default study parameters, else a sentence naming each changed value."""
+    from cmprehab import params
+
+    changes = params.current().describe_changes()
+    return f"Study parameters changed from the defaults: {changes}." if changes else ""
 
 
 def notice_html(fingerprint) -> str:
     kind = "synthetic" if fingerprint.synthetic else "confidential"
+    changed = params_text()
     return (f'<div class="data-notice data-notice--{kind}" role="note" '
             f'data-sha256="{fingerprint.sha256}">'
             f'{html.escape(notice_text(fingerprint))} '
             f'<span class="data-notice__hash">data SHA-256 '
             # The theme's code colour is unreadable on the dark banner; inherit the text colour.
             f'<code style="color: inherit; background: transparent;">{fingerprint.short}</code></span>'
-            '</div>')
+            + (f' <span class="data-notice__params">{html.escape(changed)}</span>' if changed else "")
+            + '</div>')
 
 
 def set_announcement(app, config) -> None:

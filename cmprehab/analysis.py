@@ -4,17 +4,17 @@ from __future__ import annotations
 import pandas as pd
 
 from . import config
-from .stats import mcid_reached
 
 
 def derive(cohort: pd.DataFrame) -> pd.DataFrame:
     """The cohort plus derived columns (the input is not modified).
 
-    low_pain_management  1 when ability to reduce pain is 0-2 of 6 (missing stays missing)
+    low_pain_management  1 when ability to reduce pain is 0-2 of 6, the paper's "low" (missing stays missing)
     pain_duration_years  pain duration in years
     program_months       program length in months
     n_interventions      how many of the ten intervention categories a patient received
-    mcid_<measure>_<time> MCID reached at discharge / 1 year (<NA> without both values)
+
+    Whether a patient reached the MCID depends on the study parameters; see `tables.mcid`.
     """
     out = cohort.copy()
     pm = out["pain_management"]
@@ -22,7 +22,4 @@ def derive(cohort: pd.DataFrame) -> pd.DataFrame:
     out["pain_duration_years"] = out["pain_duration_days"] / 365.25
     out["program_months"] = out["program_days"] / config.DAYS_PER_MONTH
     out["n_interventions"] = out[list(config.INTERVENTIONS)].sum(axis=1).astype(int)
-    for stem in config.OUTCOMES:
-        for time in ("discharge", "1y"):
-            out[f"mcid_{stem}_{time}"] = mcid_reached(out[f"{stem}_start"], out[f"{stem}_{time}"], stem)
     return out

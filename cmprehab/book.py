@@ -1,4 +1,9 @@
-"""Plumbing shared by the chapter notebooks: setup, gluing numbers, showing tables."""
+"""Plumbing shared by the chapter notebooks: setup, gluing numbers, showing tables and figures.
+
+`setup()` loads the cohort once per page and remembers which data it is, so that every
+figure and CSV download of the page carries the data's mark (synthetic or confidential,
+and its SHA-256), and captions can flag values the publications never reported.
+"""
 from __future__ import annotations
 
 import base64
@@ -8,26 +13,57 @@ import warnings
 import pandas as pd
 from IPython.display import Markdown, display
 
-from . import config, disclosure
+from . import disclosure
+from . import params as study
 from .cohort import load_cohort
 from .figures import set_style
+from .results import UNPUBLISHED_NOTE
+
+
+#: The data this page shows (`provenance.DataFingerprint`), set by `setup()`.
+_fingerprint = None
 
 
 def setup() -> pd.DataFrame:
     """Style every figure, silence known third-party deprecations, load and validate the cohort."""
+    global _fingerprint
     # tableone 0.9.6 on pandas 3 and seaborn 0.13 on matplotlib 3.11 warn about their own internals.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="tableone")
     warnings.filterwarnings("ignore", category=FutureWarning, module="tableone")
     warnings.filterwarnings("ignore", message=".*vert.*", category=DeprecationWarning)
     pd.set_option("display.precision", 1)
     set_style()
-    return load_cohort()
+    cohort = load_cohort()
+    _fingerprint = cohort.attrs["fingerprint"]
+    return cohort
+
+
+def data_mark() -> str:
+    """'Synthetic data, SHA-256 8db2ef4a589f' (or 'Confidential data, ...'): carried by figures and downloads."""
+    if _fingerprint is None:
+        return "Data not loaded with book.setup()"
+    kind = "Synthetic data" if _fingerprint.synthetic else "Confidential data"
+    return f"{kind}, SHA-256 {_fingerprint.short}"
+
+
+def unpublished(caption: str) -> str:
+    """A caption flagged, on synthetic data, as showing values the publications never reported."""
+    if _fingerprint is not None and _fingerprint.synthetic:
+        return f"{caption} {UNPUBLISHED_NOTE}"
+    return caption
+
 
 
 def glue_results(results: dict) -> None:
-    """Glue every value of a page (`cmprehab.results`) as its text; paste with {glue:text}`name`."""
+    """Glue every value of a page (`cmprehab.results`) as its text: paste with {glue:text}`name`,
+    or, for the few Markdown results (citations), with {glue:md}`name:myst`."""
+    from myst_nb import glue as _glue
+
     for result in results.values():
-        glue(result.name, result.text)
+        if result.markdown:
+            _glue(result.name, Markdown(result.text), display=False)
+        else:
+            glue(result.name, result.text)
 
 
 def glue(name: str, value) -> None:
@@ -76,25 +112,31 @@ def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str,
         raise ValueError(f"table name {name!r} must look like 'tbl-some-name'")
     text = f":::{{table}} {caption}\n:name: {name}\n:align: left\n\n{markdown_table(table, decimals)}\n:::\n"
     if _has_labels(table):
-        text += (f"\n*{disclosure.Policy(active=True).small}: fewer than {config.SUPPRESSION_K} patients; "
-                 f"{disclosure.WITHHELD}: not shown so that a small count cannot be derived "
-                 "(disclosure control on confidential data).*\n")
+        k = study.current().disclosure.k
+        text += (f"\n*<{k}: fewer than {k} patients; {disclosure.WITHHELD}: not shown so that a small count "
+                 "cannot be derived (disclosure control on confidential data).*\n")
     if csv:
-        payload = base64.b64encode(table.to_csv().encode("utf-8")).decode("ascii")
-        filename = f"{name.removeprefix('tbl-')}.csv"
+        # The download says which data it comes from, in its name and in a first comment line.
+        content = f"# {data_mark()}\n{table.to_csv()}"
+        payload = base64.b64encode(content.encode("utf-8")).decode("ascii")
+        kind = "synthetic" if _fingerprint is not None and _fingerprint.synthetic else "confidential"
+        sha = _fingerprint.short if _fingerprint is not None else "unknown"
+        filename = f"{name.removeprefix('tbl-')}-{kind}-{sha}.csv"
         text += (f'\n<a class="table-download" download="{filename}" '
                  f'href="data:text/csv;base64,{payload}">Download {filename}</a>\n')
     display(Markdown(text))
 
 
 def _has_labels(table: pd.DataFrame) -> bool:
-    labels = {disclosure.WITHHELD, disclosure.Policy(active=True).small}
+    labels = {disclosure.WITHHELD, f"<{study.current().disclosure.k}"}
     return bool(table.isin(labels).any().any())
 
 
 def show_figure(fig) -> None:
-    """Display a figure once and free it (the cell's metadata gives its caption and alt text)."""
+    """Display a figure, marked with the data it shows, once, and free it (the cell's metadata gives
+    its caption and alt text)."""
     import matplotlib.pyplot as plt
 
+    fig.text(0.995, 0.003, data_mark(), ha="right", va="bottom", fontsize=7, color="0.35")
     display(fig)
     plt.close(fig)

@@ -7,9 +7,12 @@ What this wrapper guarantees, beyond ``jupyter-book build``:
   SHA-256 of the bytes it validated (``CMPREHAB_DATA_SHA256``): the banner, the
   notebook kernels and the stamp all describe the same file, and a kernel refuses a
   file that changed during the build.
-* **A bad file changes nothing.** The file is validated before anything is written;
-  an invalid file stops the build with the validator's report and the previous
-  site stays as it was.
+* **One set of study parameters.** `params.yml` (or $CMPREHAB_PARAMS, with
+  $CMPREHAB_SET applied) is read once, here, and handed on resolved
+  ($CMPREHAB_PARAMS_RESOLVED); a change of any value re-executes every page.
+* **A bad file changes nothing.** The data file and the parameters are validated
+  before anything is written; an invalid one stops the build with a report and the
+  previous site stays as it was.
 * **No build inherits another's results.** jupyter-cache keys a notebook on its code
   cells only, and keeps what a failed build executed. So the stamp of the inputs
   (data digest, package code, targets, lock file) is removed before executing; when
@@ -31,6 +34,7 @@ import time
 from pathlib import Path
 
 from . import config
+from . import params as study
 from .cohort import CohortError, load_cohort
 from .provenance import sidecar_path
 
@@ -38,9 +42,10 @@ from .provenance import sidecar_path
 EXECUTION_STATE = (".jupyter_cache", "jupyter_execute", ".doctrees")
 
 
-def stamp_inputs(data: Path, data_sha256: str) -> dict[str, bytes]:
+def stamp_inputs(data: Path, data_sha256: str, params_json: str) -> dict[str, bytes]:
     """Everything that changes notebook outputs without changing notebook code."""
-    inputs = {"cohort path": str(data).encode(), "cohort sha256": data_sha256.encode()}
+    inputs = {"cohort path": str(data).encode(), "cohort sha256": data_sha256.encode(),
+              "study parameters": params_json.encode()}
     if sidecar_path(data).is_file():  # decides "synthetic or confidential" in the book's text
         inputs["cohort sidecar"] = sidecar_path(data).read_bytes()
     for module in sorted((config.ROOT / "cmprehab").rglob("*.py")):
@@ -87,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     site, previous = build_dir / "html", build_dir / "html.previous"
     data = config.cohort_path()  # absolute: resolved once, against this process's working directory
 
-    try:  # a bad file stops here, with the validator's report, before anything is written
+    try:  # bad parameters or a bad file stop here, with a report, before anything is written
+        params_json = study.to_json(study.load())
+    except study.ParamsError as err:
+        print(f"cmprehab.build: the study parameters cannot be used; nothing was built.\n{err}", file=sys.stderr)
+        return 1
+    try:
         cohort = load_cohort(data, show_values=args.show_values or None)
     except CohortError as err:
         print(f"cmprehab.build: the cohort file cannot be used; nothing was built and the previous "
@@ -96,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     digest = cohort.attrs["fingerprint"].sha256
     del cohort
 
-    new = make_stamp(stamp_inputs(data, digest))
+    new = make_stamp(stamp_inputs(data, digest, params_json))
     old = read_stamp(stamp_file)
     if old is not None and old.get("stamp") == new["stamp"]:
         print("cmprehab.build: inputs unchanged, execution cache kept")
@@ -119,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(config.ROOT),
                "--all", "-W", "-n", "--keep-going", "--path-output", str(output)]
-    env = {**os.environ, config.DATA_ENV_VAR: str(data), config.DATA_SHA256_ENV_VAR: digest}
+    env = {**os.environ, config.DATA_ENV_VAR: str(data), config.DATA_SHA256_ENV_VAR: digest,
+           study.RESOLVED_ENV_VAR: params_json}
     print("cmprehab.build:", " ".join(command), flush=True)
     started = time.perf_counter()
     code = subprocess.run(command, env=env).returncode

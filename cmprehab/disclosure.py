@@ -4,7 +4,7 @@ On the synthetic cohort (its sidecar vouches for the bytes) everything is shown.
 On any other file the data are treated as confidential patient data, and every
 table, figure, download and glued number follows three rules, applied here once:
 
-* **Small counts.** A count of patients below ``k`` (``config.SUPPRESSION_K``) is
+* **Small counts.** A count of patients below ``k`` (study parameter ``disclosure.k``) is
   shown as ``"<k"``; a percentage, confidence interval or summary computed from
   it is withheld.
 * **Complementary suppression.** The cells of a partition (the levels of a
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import config
+from . import params as study
 
 #: Shown in place of a value withheld so that a small count cannot be derived.
 WITHHELD = "withheld"
@@ -40,7 +40,7 @@ class Policy:
     """Whether disclosure control is on, and its threshold."""
 
     active: bool
-    k: int = config.SUPPRESSION_K
+    k: int = study.DEFAULTS.disclosure.k
 
     @property
     def small(self) -> str:
@@ -63,7 +63,7 @@ def policy(cohort: pd.DataFrame) -> Policy:
     """
     fingerprint = cohort.attrs.get("fingerprint")
     synthetic = bool(getattr(fingerprint, "synthetic", False))
-    return Policy(active=not synthetic)
+    return Policy(active=not synthetic, k=study.current().disclosure.k)
 
 
 def protect(counts: Mapping[Hashable, int], policy: Policy) -> dict[Hashable, str | None]:

@@ -257,7 +257,8 @@ def _audit_at_calibration(cohort: pd.DataFrame, thresholds: dict[str, float]) ->
         if t["statistic"] != "mcid_pct":
             continue
         stem, time = t["variable"], t["level"]
-        pct = mcid_summary(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"], stem, threshold=thresholds[stem]).pct
+        # the share alone (no interval) is compared, so the confidence level does not matter here
+        pct = mcid_summary(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"], stem, thresholds[stem], 0.95).pct
         audit.loc[i, "computed"] = round_half_up(pct, int(t["decimals"]))
         if not t["assumption"]:
             same = audit.loc[i, "computed"] == t["value"]

@@ -14,7 +14,9 @@ import pandas as pd
 import seaborn as sns
 
 from . import config, disclosure
+from . import params as study
 from .disclosure import Policy
+from .instruments import INSTRUMENTS
 from .stats import median_iqr
 
 #: Width that stays legible on a phone when the image is scaled to the screen.
@@ -92,7 +94,7 @@ def interventions(table: pd.DataFrame) -> plt.Figure:
             _withheld_note(ax, 1, yi, f"{n} patients" if n != disclosure.WITHHELD else n, va="center")
     ax.set_yticks(y, [_wrap(label, 28) for label in table["category"]], fontsize=10)
     ax.set_xlim(0, 100)
-    ax.set_xlabel(f"Patients who received the category, % ({config.CI_LABEL})")
+    ax.set_xlabel(f"Patients who received the category, % ({study.current().ci_label})")
     fig.tight_layout()
     return fig
 
@@ -134,7 +136,7 @@ def mcid(table: pd.DataFrame) -> plt.Figure:
                         fontweight="bold")
     ax.set_xticks(np.arange(len(measures)), measures)
     ax.set_ylim(0, 100)
-    ax.set_ylabel(f"Reached the MCID, % ({config.CI_LABEL})")
+    ax.set_ylabel(f"Reached the MCID, % ({study.current().ci_label})")
     ax.axhline(50, color="grey", linewidth=0.8, linestyle=":")
     ax.legend(title=None, frameon=False, loc="upper left", ncols=2)
     fig.tight_layout()
@@ -151,10 +153,9 @@ def outcomes_over_time(table: pd.DataFrame) -> plt.Figure:
         x = np.arange(len(rows))
         ax.errorbar(x, median, yerr=[median - q1, q3 - median], fmt="o-", color=colour, capsize=4, linewidth=1.5)
         ax.set_xticks(x, rows["time"], rotation=40, ha="right")
-        spec = next(s for s in config.OUTCOMES.values() if s["short"] == measure)
-        ax.set_ylim(spec["lo"], spec["hi"])
-        better = "lower is better" if spec["higher_is_worse"] else "higher is better"
-        ax.set_title(f"{measure}\n({better})", fontsize=10)
+        instrument = next(i for i in INSTRUMENTS.values() if i.short == measure)
+        ax.set_ylim(instrument.lo, instrument.hi)
+        ax.set_title(f"{measure}\n({instrument.better} is better)", fontsize=10)
     axes[0].set_ylabel("Median [Q1, Q3]")
     fig.tight_layout()
     return fig
@@ -174,7 +175,7 @@ def at_a_glance(interventions_table: pd.DataFrame, mcid_table: pd.DataFrame) -> 
     right.bar(year["measure"], np.nan_to_num(pct), color=config.PALETTE[1])
     right.errorbar(np.arange(len(year)), pct, yerr=[pct - low, high - pct], fmt="none", ecolor="black", capsize=4)
     right.set_ylim(0, 100)
-    right.set_ylabel(f"MCID, % ({config.CI_LABEL})")
+    right.set_ylabel(f"MCID, % ({study.current().ci_label})")
     right.set_title("Improved at 1 year", fontsize=10)
     fig.tight_layout()
     return fig

@@ -10,8 +10,11 @@ import math
 import pandas as pd
 
 from . import config, disclosure, tables
+from . import params as study
 from .analysis import derive
 from .disclosure import Policy
+from .instruments import INSTRUMENTS
+from .params import McidRule, Params
 from .stats import mcid_summary, median_iqr, round_half_up
 
 #: Cohort size of the published study; counts in the targets are out of this many patients.
@@ -39,14 +42,26 @@ def value(key: str) -> float:
     return float(targets.loc[key, "value"])
 
 
-def assumptions() -> pd.DataFrame:
-    """What this project assumed: the MCID thresholds and the unpublished generator targets."""
-    rows = [{"what": f"MCID, {config.OUTCOMES[stem]['short']}", "value": spec["threshold"],
-             "where": "cmprehab/config.py (MCID)", "basis": spec["source"]}
-            for stem, spec in config.MCID.items()]
+def calibration_rules(targets: pd.DataFrame | None = None) -> dict[str, McidRule]:
+    """The MCID under which the synthetic cohort reproduces the published discharge shares."""
+    targets = load_targets() if targets is None else targets
+    rows = targets[targets["statistic"] == "calibration"].set_index("variable")["value"]
+    missing = [stem for stem in INSTRUMENTS if stem not in rows.index]
+    if missing:
+        raise ValueError(f"{config.PUBLISHED_TARGETS.name} has no calibration row for {', '.join(missing)}")
+    return {stem: McidRule(threshold=float(rows[stem])) for stem in INSTRUMENTS}
+
+
+def assumptions(params: Params | None = None) -> pd.DataFrame:
+    """What this project assumed: the MCID in force (study parameters) and the unpublished targets."""
+    params = params or study.current()
+    rows = [{"what": f"MCID, {instrument.short}", "value": params.mcid[stem].describe(instrument.unit),
+             "where": f"params.yml (mcid.{stem})", "basis": instrument.mcid_basis}
+            for stem, instrument in INSTRUMENTS.items()]
     targets = load_targets()
-    rows += [{"what": t.label, "value": t.value, "where": f"data/published.csv ({t.key})",
-              "basis": "not published; chosen for the synthetic cohort"}
+    rows += [{"what": t.label, "value": f"{t.value:g}", "where": f"data/published.csv ({t.key})",
+              "basis": ("the generator's calibration, not the report's MCID" if t.statistic == "calibration"
+                        else "not published; chosen for the synthetic cohort")}
              for t in targets[targets["assumption"]].itertuples(index=False)]
     return pd.DataFrame(rows)
 
@@ -57,10 +72,14 @@ def _level_mask(series: pd.Series, level: str) -> pd.Series:
     return series == float(level)
 
 
-def compute(data: pd.DataFrame, variable: str, statistic: str, level: str = "") -> float:
-    """One statistic of the derived cohort `data` (see `analysis.derive`)."""
+def compute(data: pd.DataFrame, variable: str, statistic: str, level: str = "",
+            params: Params | None = None) -> float:
+    """One statistic of the derived cohort `data` (see `analysis.derive`); MCID shares under `params`."""
     if statistic == "mcid_pct":
-        return mcid_summary(data[f"{variable}_start"], data[f"{variable}_{level}"], variable).pct
+        params = params or study.current()
+        rule = params.mcid[variable]
+        return mcid_summary(data[f"{variable}_start"], data[f"{variable}_{level}"], variable, rule.threshold,
+                            params.confidence, rule.definition).pct
     series = data[variable]
     valid = series.dropna()
     if statistic == "count":
@@ -115,36 +134,53 @@ def formatted(audit_table: pd.DataFrame) -> pd.DataFrame:
     """The audit for reading: values at their published decimals, as text (withheld ones as their label)."""
     def show(value, decimals):
         return "" if pd.isna(value) else f"{value:.{decimals}f}"
-    out = audit_table[["label", "published", "computed", "source", "status"]].copy()
+    out = audit_table[["label", "published", "computed", "source", "status", "note"]].copy()
     out["published"] = [show(v, d) for v, d in zip(audit_table["published"], audit_table["decimals"])]
     out["computed"] = [label if isinstance(label, str) else show(v, d) for v, d, label in
                        zip(audit_table["computed"], audit_table["decimals"], audit_table["shown as"])]
     return out
 
 
-def audit(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
+def parameter_note(variable: str, params: Params, calibration: dict[str, McidRule]) -> str:
+    """Why an MCID share is computed under another rule than the one that reproduces the publication."""
+    rule, calibrated = params.mcid[variable], calibration[variable]
+    if rule == calibrated:
+        return ""
+    unit = INSTRUMENTS[variable].unit
+    return (f"study parameter mcid.{variable} is {rule.describe(unit)} in this build; the published share "
+            f"was reproduced at {calibrated.describe(unit)}")
+
+
+def audit(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None) -> pd.DataFrame:
     """Every published target beside the value the cohort yields, at the published precision.
 
-    Under disclosure control a value the tables would hide is not compared either:
-    its status says it was withheld, and "shown as" holds its label.
+    MCID shares follow the study parameters; where a parameter differs from the rule under
+    which the publication was reproduced, the row's note names it. Under disclosure control
+    a value the tables would hide is not compared either: its status says it was withheld,
+    and "shown as" holds its label.
     """
+    params = params or study.current()
     policy = disclosure.policy(cohort) if policy is None else policy
     data = derive(cohort)
-    mcid_table = tables.mcid(cohort, policy=policy)
+    mcid_table = tables.mcid(cohort, params=params, policy=policy)
+    targets = load_targets()
+    calibration = calibration_rules(targets)
     rows = []
-    for t in load_targets().itertuples(index=False):
+    for t in targets.itertuples(index=False):
         row = {"key": t.key, "section": t.section, "label": t.label, "published": t.value,
-               "computed": math.nan, "decimals": int(t.decimals), "source": t.source, "shown as": None}
+               "computed": math.nan, "decimals": int(t.decimals), "source": t.source, "shown as": None, "note": ""}
         if t.statistic in ("reported", "calibration"):
             # reported: a design fact no patient file yields; calibration: a setting of the
             # synthetic-cohort generator (an assumption), not a statistic of the data.
             rows.append({**row, "status": STATUS_REPORTED if t.statistic == "reported" else STATUS_ASSUMED})
             continue
+        if t.statistic == "mcid_pct":
+            row["note"] = parameter_note(t.variable, params, calibration)
         label = withheld_label(data, t.variable, t.statistic, t.level, policy, mcid_table)
         if label is not None:
             rows.append({**row, "shown as": label, "status": STATUS_WITHHELD})
             continue
-        rounded = round_half_up(compute(data, t.variable, t.statistic, t.level), int(t.decimals))
+        rounded = round_half_up(compute(data, t.variable, t.statistic, t.level, params), int(t.decimals))
         if t.assumption:
             status = STATUS_ASSUMED
         else:

@@ -20,20 +20,27 @@ from dataclasses import dataclass
 import pandas as pd
 
 from . import config, disclosure, published, tables
+from . import params as study
 from .analysis import derive
 from .disclosure import WITHHELD
+from .instruments import INSTRUMENTS
 
 NOT_AVAILABLE = "not available"
 
 
 @dataclass(frozen=True)
 class Result:
-    """One quoted value: its name, the value computed (None if withheld or unavailable), its text."""
+    """One quoted value: its name, the value computed (None if withheld or unavailable), its text.
+
+    `markdown` results (only ever built from the project's own records, never from the data)
+    may hold MyST roles such as citations; they are pasted with {glue:md}`name:myst`.
+    """
 
     name: str
     value: object
     text: str
     source: str
+    markdown: bool = False
 
 
 def _missing(value) -> bool:
@@ -45,37 +52,53 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
+#: Marks a value the publications never reported, when it comes from the synthetic cohort.
+DAGGER = "†"
+#: What the dagger means, wherever it is shown (glued as `unpublished_note`, added to captions).
+UNPUBLISHED_NOTE = (f"{DAGGER} Not published by the study: on the synthetic cohort these values are invented "
+                    "by the generator, not reproduced.")
+
+
 class Page:
-    """Collects the results of one page."""
+    """Collects the results of one page. On synthetic data, a value the publications never
+    reported is marked with a dagger (`unpublished=True`), explained by the page's note."""
 
-    def __init__(self):
+    def __init__(self, cohort: pd.DataFrame | None = None):
         self.results: dict[str, Result] = {}
+        fingerprint = None if cohort is None else cohort.attrs.get("fingerprint")
+        self.synthetic = bool(getattr(fingerprint, "synthetic", False))
 
-    def add(self, name: str, value, text: str, source: str) -> None:
+    def mark(self, text: str, unpublished: bool) -> str:
+        return f"{text}{DAGGER}" if unpublished and self.synthetic else text
+
+    def unpublished_note(self) -> None:
+        self.add("unpublished_note", None, UNPUBLISHED_NOTE if self.synthetic else "", "book.UNPUBLISHED_NOTE")
+
+    def add(self, name: str, value, text: str, source: str, markdown: bool = False) -> None:
         if name in self.results:
             raise ValueError(f"result {name!r} defined twice")
-        self.results[name] = Result(name, None if _missing(value) else _plain(value), text, source)
+        self.results[name] = Result(name, None if _missing(value) else _plain(value), text, source, markdown)
 
-    def number(self, name: str, value, fmt: str, source: str, unit: str = "") -> None:
+    def number(self, name: str, value, fmt: str, source: str, unit: str = "", unpublished: bool = False) -> None:
         """A number at `fmt`; a label ("<5", "withheld") passes through; NaN reads "not available"."""
         if isinstance(value, str):
             text = value
         elif _missing(value):
             text = NOT_AVAILABLE
         else:
-            text = f"{value:{fmt}}{unit}"
+            text = self.mark(f"{value:{fmt}}{unit}", unpublished)
         self.add(name, value, text, source)
 
-    def count(self, name: str, value, source: str) -> None:
-        self.number(name, value, "d", source)
+    def count(self, name: str, value, source: str, unpublished: bool = False) -> None:
+        self.number(name, value, "d", source, unpublished=unpublished)
 
-    def pct(self, name: str, value, source: str) -> None:
-        self.number(name, value, ".0f", source, unit=" %")
+    def pct(self, name: str, value, source: str, unpublished: bool = False) -> None:
+        self.number(name, value, ".0f", source, unit=" %", unpublished=unpublished)
 
     def text(self, name: str, text: str, source: str) -> None:
         self.add(name, text, text, source)
 
-    def share(self, name: str, row: dict, source: str) -> None:
+    def share(self, name: str, row: dict, source: str, unpublished: bool = False) -> None:
         """A share with its confidence interval: "45 % (95 % CI 38–52 %)", or why it is not shown."""
         pct, low, high = row["%"], row["CI low"], row["CI high"]
         if isinstance(pct, str):
@@ -83,21 +106,21 @@ class Page:
         elif _missing(pct):
             text = f"{NOT_AVAILABLE} (no patient with both values)"
         else:
-            text = f"{pct:.0f} % ({config.CI_LABEL} {low:.0f}–{high:.0f} %)"
+            text = self.mark(f"{pct:.0f} %", unpublished) + f" ({study.current().ci_label} {low:.0f}–{high:.0f} %)"
         self.add(name, pct, text, source)
 
 
 def _n_with_any(cohort: pd.DataFrame, time: str, policy) -> int | str:
     """Patients with at least one outcome value at `time` (or its disclosure label)."""
-    n = int(cohort[[f"{stem}_{time}" for stem in config.OUTCOMES]].notna().any(axis=1).sum())
+    n = int(cohort[[f"{stem}_{time}" for stem in INSTRUMENTS]].notna().any(axis=1).sum())
     return disclosure.shown(n, disclosure.protect_measured(n, len(cohort), policy))
 
 
-def _range_of_shares(page: Page, prefix: str, shares: pd.Series, source: str) -> None:
+def _range_of_shares(page: Page, prefix: str, shares: pd.Series, source: str, unpublished: bool) -> None:
     """Lowest and highest of several shares (those that could be shown)."""
     numbers = disclosure.numeric(shares).dropna()
-    page.pct(f"{prefix}_min", float(numbers.min()) if len(numbers) else math.nan, source)
-    page.pct(f"{prefix}_max", float(numbers.max()) if len(numbers) else math.nan, source)
+    page.pct(f"{prefix}_min", float(numbers.min()) if len(numbers) else math.nan, source, unpublished)
+    page.pct(f"{prefix}_max", float(numbers.max()) if len(numbers) else math.nan, source, unpublished)
 
 
 def _program(page: Page, cohort: pd.DataFrame) -> None:
@@ -117,7 +140,7 @@ def _top_interventions(page: Page, cohort: pd.DataFrame, count: int) -> pd.DataF
 
 
 def overview(cohort: pd.DataFrame) -> dict[str, Result]:
-    page, policy = Page(), disclosure.policy(cohort)
+    page, policy = Page(cohort), disclosure.policy(cohort)
     page.count("n_patients", len(cohort), "len(cohort)")
     _program(page, cohort)
     _top_interventions(page, cohort, 4)
@@ -125,13 +148,14 @@ def overview(cohort: pd.DataFrame) -> dict[str, Result]:
     one_year = tables.mcid(cohort)
     one_year = one_year[one_year["timepoint"] == "1y"]
     for row in one_year.to_dict("records"):
-        page.share(f"mcid_{row['stem']}_1y", row, "tables.mcid")
-    _range_of_shares(page, "mcid_1y", one_year["%"], "tables.mcid")
+        page.share(f"mcid_{row['stem']}_1y", row, "tables.mcid", unpublished=True)
+    _range_of_shares(page, "mcid_1y", one_year["%"], "tables.mcid", unpublished=True)
+    page.unpublished_note()
     return page.results
 
 
 def aims(cohort: pd.DataFrame) -> dict[str, Result]:
-    page = Page()
+    page = Page(cohort)
     page.count("n_patients", len(cohort), "len(cohort)")
     _inclusion_years(page)
     return page.results
@@ -143,27 +167,46 @@ def _inclusion_years(page: Page) -> None:
 
 
 def methods(cohort: pd.DataFrame) -> dict[str, Result]:
-    page, policy = Page(), disclosure.policy(cohort)
+    page, policy = Page(cohort), disclosure.policy(cohort)
     fingerprint = cohort.attrs["fingerprint"]
     page.count("n_patients", len(cohort), "len(cohort)")
     _inclusion_years(page)
-    for stem, spec in config.MCID.items():
-        page.number(f"mcid_{stem}", spec["threshold"], "g", "config.MCID")
-    for stem, spec in config.OUTCOMES.items():
-        page.number(f"{stem}_lo", spec["lo"], "g", "config.OUTCOMES")
-        page.number(f"{stem}_hi", spec["hi"], "g", "config.OUTCOMES")
+    params = study.current()
+    for stem, instrument in INSTRUMENTS.items():
+        page.text(f"mcid_{stem}", params.mcid[stem].describe(instrument.unit), "params.mcid")
+        rule = mcid_rule_markdown(stem, params)
+        page.add(f"mcid_{stem}_rule", rule, rule, "results.mcid_rule_markdown", markdown=True)
+        page.number(f"{stem}_lo", instrument.lo, "g", "instruments.INSTRUMENTS")
+        page.number(f"{stem}_hi", instrument.hi, "g", "instruments.INSTRUMENTS")
     page.number("low_pm_max", config.LOW_PAIN_MANAGEMENT_MAX, "d", "config.LOW_PAIN_MANAGEMENT_MAX")
-    page.number("confidence_pct", 100 * config.CONFIDENCE, "g", "config.CONFIDENCE")
-    page.number("suppression_k", policy.k, "d", "config.SUPPRESSION_K")
-    page.number("min_patients", config.MIN_COHORT_PATIENTS, "d", "config.MIN_COHORT_PATIENTS")
+    page.number("confidence_pct", 100 * params.confidence, "g", "params.confidence")
+    page.number("suppression_k", policy.k, "d", "params.disclosure")
+    page.number("min_patients", params.disclosure.min_patients, "d", "params.disclosure")
+    page.text("params_changes", params.describe_changes() or "none: every study parameter has its default value",
+              "params.Params.describe_changes")
     page.text("data_description", fingerprint.description, "provenance.DataFingerprint")
     page.text("data_sha", fingerprint.short, "provenance.DataFingerprint")
     page.text("disclosure_policy", policy.describe(), "disclosure.Policy")
     return page.results
 
 
+def mcid_rule_markdown(stem: str, params) -> str:
+    """The MCID in force, in words, with where it comes from and its citation (MyST), e.g.
+    'a decrease of at least 2 points: the change rated "much improved" ... {cite:p}`farrar2001`'."""
+    instrument, rule, default = INSTRUMENTS[stem], params.mcid[stem], study.DEFAULTS.mcid[stem]
+    cite = f" {{cite:p}}`{instrument.mcid_cite}`" if instrument.mcid_cite else ""
+    basis = f"{instrument.mcid_basis}{cite}"
+    amount = (f"{rule.threshold:g} % of the start value" if rule.definition == "percent"
+              else rule.describe(instrument.unit))
+    said = f"a{'n' if instrument.improvement[0] in 'aeiou' else ''} {instrument.improvement} of at least {amount}"
+    if rule == default:
+        return f"{said}: {basis}"
+    return (f"{said}, **set in this build's study parameters**; the default, {default.describe(instrument.unit)}, "
+            f"is {basis}")
+
+
 def baseline(cohort: pd.DataFrame) -> dict[str, Result]:
-    page, policy = Page(), disclosure.policy(cohort)
+    page, policy = Page(cohort), disclosure.policy(cohort)
     data = derive(cohort)
     page.count("n_patients", len(cohort), "len(cohort)")
     sex = tables.variable_labels(data, "sex", policy)["female"]
@@ -190,7 +233,7 @@ def baseline(cohort: pd.DataFrame) -> dict[str, Result]:
 
 
 def interventions(cohort: pd.DataFrame) -> dict[str, Result]:
-    page = Page()
+    page = Page(cohort)
     table = tables.interventions(cohort)
     first, last = table.iloc[0], table.iloc[-1]
     page.text("first_category", first["category"].lower(), "tables.interventions")
@@ -202,51 +245,60 @@ def interventions(cohort: pd.DataFrame) -> dict[str, Result]:
     for name, row, fmt in (("sessions", "Sessions", ".0f"), ("months", "Program length, months", ".1f"),
                            ("categories", "Intervention categories received", ".0f")):
         for stat in ("median", "Q1", "Q3"):
-            page.number(f"{name}_{stat.lower()}", program.loc[row, stat], fmt, "tables.program")
+            # Only the medians of sessions and program length were published.
+            unpublished = name == "categories" or stat != "median"
+            page.number(f"{name}_{stat.lower()}", program.loc[row, stat], fmt, "tables.program",
+                        unpublished=unpublished)
     per_patient = tables.interventions_per_patient(cohort)
     four_or_more = per_patient[per_patient["categories received"] >= 4]
     # A sum of shares is itself withheld when any share in it is.
     withheld = any(isinstance(v, str) for v in four_or_more["%"])
     page.pct("four_or_more_pct", WITHHELD if withheld else float(four_or_more["%"].sum()),
-             "tables.interventions_per_patient")
+             "tables.interventions_per_patient", unpublished=True)
+    page.unpublished_note()
     return page.results
 
 
 def outcomes(cohort: pd.DataFrame) -> dict[str, Result]:
-    page, policy = Page(), disclosure.policy(cohort)
+    page, policy = Page(cohort), disclosure.policy(cohort)
     page.count("n_patients", len(cohort), "len(cohort)")
-    page.count("n_discharge", _n_with_any(cohort, "discharge", policy), "results._n_with_any")
+    page.count("n_discharge", _n_with_any(cohort, "discharge", policy), "results._n_with_any", unpublished=True)
     page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
-    for stem, spec in config.MCID.items():
-        page.number(f"threshold_{stem}", spec["threshold"], "g", "config.MCID")
+    params = study.current()
+    for stem, instrument in INSTRUMENTS.items():
+        page.text(f"threshold_{stem}", params.mcid[stem].describe(instrument.unit), "params.mcid")
     for row in tables.mcid(cohort).to_dict("records"):
         prefix = f"mcid_{row['stem']}_{row['timepoint']}"
-        page.share(prefix, row, "tables.mcid")
-        page.number(f"{prefix}_k", row["reached"], "d", "tables.mcid")
-        page.number(f"{prefix}_n", row["of"], "d", "tables.mcid")
+        # Published: the discharge shares; not published: the 1-year shares and every count.
+        page.share(prefix, row, "tables.mcid", unpublished=row["timepoint"] == "1y")
+        page.number(f"{prefix}_k", row["reached"], "d", "tables.mcid", unpublished=True)
+        page.number(f"{prefix}_n", row["of"], "d", "tables.mcid", unpublished=True)
     change = tables.change_tests(cohort)
     p_values = disclosure.numeric(change["p"]).dropna()
-    page.number("alpha_pct", round(100 * (1 - config.CONFIDENCE), 6), "g", "config.CONFIDENCE")
+    alpha = 1 - params.confidence
+    page.number("alpha_pct", round(100 * alpha, 6), "g", "params.confidence")
     if p_values.empty:
         verdict = "No change could be tested (no patient has both values)"
     elif len(p_values) < len(change):
         verdict = "Not every change could be tested or shown; of those shown, " + (
-            "every one is" if (p_values < 1 - config.CONFIDENCE).all() else "not every one is") + \
+            "every one is" if (p_values < alpha).all() else "not every one is") + \
             " statistically significant"
-    elif (p_values < 1 - config.CONFIDENCE).all():
+    elif (p_values < alpha).all():
         verdict = "Every change is statistically significant"
     else:
         verdict = "Not every change is statistically significant"
     page.text("change_verdict", verdict, "tables.change_tests")
-    page.number("p_max", p_values.max() if len(p_values) else math.nan, ".2g", "tables.change_tests")
+    page.number("p_max", p_values.max() if len(p_values) else math.nan, ".2g", "tables.change_tests",
+                unpublished=True)
     r = disclosure.numeric(change["rank-biserial r"]).abs().dropna()
-    page.number("r_abs_min", r.min() if len(r) else math.nan, ".2f", "tables.change_tests")
-    page.number("r_abs_max", r.max() if len(r) else math.nan, ".2f", "tables.change_tests")
+    page.number("r_abs_min", r.min() if len(r) else math.nan, ".2f", "tables.change_tests", unpublished=True)
+    page.number("r_abs_max", r.max() if len(r) else math.nan, ".2f", "tables.change_tests", unpublished=True)
+    page.unpublished_note()
     return page.results
 
 
 def audit(cohort: pd.DataFrame) -> dict[str, Result]:
-    page = Page()
+    page = Page(cohort)
     table = published.audit(cohort)
     counts = table["status"].value_counts()
     for status, name in ((published.STATUS_MATCH, "n_match"), (published.STATUS_DIFF, "n_differ"),
@@ -261,17 +313,19 @@ def audit(cohort: pd.DataFrame) -> dict[str, Result]:
 
 
 def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
-    page, policy = Page(), disclosure.policy(cohort)
+    page, policy = Page(cohort), disclosure.policy(cohort)
     page.number("published_sessions", published.value("sessions_median"), ".0f", "published.value")
     page.number("published_months", published.value("program_months_median"), ".0f", "published.value")
     page.count("n_patients", len(cohort), "len(cohort)")
     _program(page, cohort)
     page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
-    top = _top_interventions(Page(), cohort, 4)["category"].str.lower().tolist()
+    top = _top_interventions(Page(cohort), cohort, 4)["category"].str.lower().tolist()
     page.text("most_used", ", ".join(top[:-1]) + " and " + top[-1], "tables.interventions")
     one_year = tables.mcid(cohort)
-    shares = disclosure.numeric(one_year.loc[one_year["timepoint"] == "1y", "%"]).dropna()
-    _range_of_shares(page, "mcid_1y", shares, "tables.mcid")
-    page.text("about_half", tables.describe_share(float(shares.min()), float(shares.max())) if len(shares)
-              else "not available: no 1-year share could be computed or shown", "tables.describe_share")
+    one_year = one_year[one_year["timepoint"] == "1y"]
+    _range_of_shares(page, "mcid_1y", one_year["%"], "tables.mcid", unpublished=True)
+    bounds = pd.DataFrame({c: disclosure.numeric(one_year[c]) for c in ("CI low", "CI high")}).dropna()
+    page.text("about_half", tables.describe_share(list(bounds.itertuples(index=False, name=None))),
+              "tables.describe_share")
+    page.unpublished_note()
     return page.results

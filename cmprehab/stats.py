@@ -19,12 +19,13 @@ import pandas as pd
 from scipy import stats as _scipy_stats
 from statsmodels.stats.proportion import proportion_confint
 
-from . import config
+from .instruments import INSTRUMENTS
 
 __all__ = [
     "Proportion",
     "WilcoxonResult",
     "change",
+    "improvement",
     "mcid_reached",
     "mcid_summary",
     "median_iqr",
@@ -57,7 +58,7 @@ def _check_count(name: str, value) -> int:
 # Proportions
 # --------------------------------------------------------------------------
 
-def wilson_ci(k: int, n: int, confidence: float = config.CONFIDENCE) -> tuple[float, float]:
+def wilson_ci(k: int, n: int, confidence: float) -> tuple[float, float]:
     """Wilson score interval for the proportion ``k / n``, as fractions in [0, 1].
 
     Computed by ``statsmodels.stats.proportion.proportion_confint`` with
@@ -94,7 +95,7 @@ class Proportion:
     high: float
 
 
-def proportion(k: int, n: int, confidence: float = config.CONFIDENCE) -> Proportion:
+def proportion(k: int, n: int, confidence: float) -> Proportion:
     """``k / n`` in percent with its Wilson confidence interval (see :func:`wilson_ci`)."""
     low, high = wilson_ci(k, n, confidence)
     k, n = int(k), int(n)
@@ -102,7 +103,7 @@ def proportion(k: int, n: int, confidence: float = config.CONFIDENCE) -> Proport
     return Proportion(k=k, n=n, pct=pct, low=100.0 * low, high=100.0 * high)
 
 
-def proportion_of(flags, confidence: float = config.CONFIDENCE) -> Proportion:
+def proportion_of(flags, confidence: float) -> Proportion:
     """Share of True among the non-missing values of a boolean Series.
 
     Missing values (NaN, None, pd.NA) are left out of the denominator.
@@ -120,44 +121,50 @@ def proportion_of(flags, confidence: float = config.CONFIDENCE) -> Proportion:
 # Change and minimal clinically important difference (MCID)
 # --------------------------------------------------------------------------
 
-def change(start, later, instrument: str | None = None) -> pd.Series:
-    """``later - start`` as a float Series, NaN where either value is missing.
-
-    ``instrument`` is accepted for symmetry with :func:`mcid_reached` and is
-    checked against ``config.MCID`` when given; the raw (not direction-adjusted)
-    change is returned whatever the instrument.
-    """
-    if instrument is not None and instrument not in config.MCID:
-        raise KeyError(f"unknown instrument {instrument!r}; known: {sorted(config.MCID)}")
+def change(start, later) -> pd.Series:
+    """``later - start`` as a float Series, NaN where either value is missing."""
     return _as_float(later) - _as_float(start)
 
 
-def mcid_reached(start, later, instrument: str, threshold: float | None = None) -> pd.Series:
+def improvement(start, later, instrument: str) -> pd.Series:
+    """The change in the direction that means better: ``later - start`` for an instrument where
+    higher is better (EQ-VAS), ``start - later`` where lower is better (NPRS, DRI)."""
+    if instrument not in INSTRUMENTS:
+        raise KeyError(f"unknown instrument {instrument!r}; known: {sorted(INSTRUMENTS)}")
+    return INSTRUMENTS[instrument].direction * change(start, later)
+
+
+def mcid_reached(start, later, instrument: str, threshold: float, definition: str = "absolute") -> pd.Series:
     """Whether each patient improved by at least the MCID (nullable boolean Series).
 
-    The improvement is the direction-adjusted change: ``start - later`` for an
-    instrument where improvement is a decrease (``direction == -1``, NPRS and
-    DRI), ``later - start`` where it is an increase (``+1``, EQ-VAS). It counts
-    as reached when ``improvement >= threshold`` (default:
-    ``config.MCID[instrument]["threshold"]``). The value is ``<NA>`` where
-    either measurement is missing.
+    The improvement is the direction-adjusted change (:func:`improvement`). With
+    ``definition="absolute"`` it counts as reached when ``improvement >= threshold``
+    (in the scale's units); with ``"percent"`` when ``100 * improvement / start >=
+    threshold``, where a start value of 0 counts as reached only if the patient
+    improved at all (any gain from 0 is an unbounded percentage). The value is
+    ``<NA>`` where either measurement is missing.
 
     The improvement is rounded to six decimals before the comparison: in binary
     floating point ``32.3 - 22.3`` is ``9.999999999999996``, yet on a scale
     recorded to one decimal it is a change of exactly 10 and must reach a
     threshold of 10.
     """
-    spec = config.MCID[instrument]
-    threshold = float(spec["threshold"] if threshold is None else threshold)
-    improvement = spec["direction"] * change(start, later, instrument)
-    reached = improvement.round(_CHANGE_DECIMALS) >= threshold
-    return reached.astype("boolean").mask(improvement.isna())
+    raw = improvement(start, later, instrument)
+    gain = raw
+    if definition == "percent":
+        base = _as_float(start)
+        from_zero = pd.Series(np.where(raw > 0, np.inf, 0.0), index=raw.index)
+        gain = (100 * raw / base.where(base != 0)).where(base != 0, from_zero).mask(raw.isna())
+    elif definition != "absolute":
+        raise ValueError(f"MCID definition must be 'absolute' or 'percent', not {definition!r}")
+    reached = gain.round(_CHANGE_DECIMALS) >= float(threshold)
+    return reached.astype("boolean").mask(gain.isna())
 
 
-def mcid_summary(start, later, instrument: str, threshold: float | None = None,
-                 confidence: float = config.CONFIDENCE) -> Proportion:
+def mcid_summary(start, later, instrument: str, threshold: float, confidence: float,
+                 definition: str = "absolute") -> Proportion:
     """Patients reaching the MCID among those with both measurements (see :func:`mcid_reached`)."""
-    return proportion_of(mcid_reached(start, later, instrument, threshold), confidence)
+    return proportion_of(mcid_reached(start, later, instrument, threshold, definition), confidence)
 
 
 # --------------------------------------------------------------------------

@@ -12,8 +12,11 @@ import warnings
 import pandas as pd
 
 from . import config, disclosure
+from . import params as study
 from .analysis import derive
 from .disclosure import WITHHELD, Policy
+from .instruments import INSTRUMENTS, LATER, TIMEPOINTS
+from .params import Params
 from .schema import FIELD_BY_NAME
 from .stats import mcid_reached, median_iqr, proportion, wilcoxon_change
 
@@ -97,22 +100,22 @@ def _policy(cohort: pd.DataFrame, policy: Policy | None) -> Policy:
     return disclosure.policy(cohort) if policy is None else policy
 
 
-def _share_cells(k: int, n: int, label: str | None) -> dict:
+def _share_cells(k: int, n: int, label: str | None, confidence: float) -> dict:
     """n, %, CI of k out of n: numbers, or the count's label and the rest withheld."""
-    p = proportion(k, n)
     if label is not None:
         return {"n": label, "%": WITHHELD, "CI low": WITHHELD, "CI high": WITHHELD}
+    p = proportion(k, n, confidence)
     return {"n": p.k, "%": p.pct, "CI low": p.low, "CI high": p.high}
 
 
-def interventions(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
+def interventions(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None) -> pd.DataFrame:
     """The ten intervention categories, in the published order: n, %, Wilson CI (of all patients)."""
-    policy = _policy(cohort, policy)
+    params, policy = params or study.current(), _policy(cohort, policy)
     rows = []
     for column, label in config.INTERVENTIONS.items():
         values = cohort[column].dropna()
         k, n = int(values.sum()), int(len(values))
-        cells = _share_cells(k, n, disclosure.protect_subset(k, n, policy))
+        cells = _share_cells(k, n, disclosure.protect_subset(k, n, policy), params.confidence)
         rows.append({"category": label, "n": cells["n"], "of": n, **{c: cells[c] for c in ("%", "CI low", "CI high")}})
     return pd.DataFrame(rows)
 
@@ -160,37 +163,37 @@ def outcomes_over_time(cohort: pd.DataFrame, policy: Policy | None = None) -> pd
     """NPRS, DRI and EQ-VAS at start, discharge and 1 year: n, median [Q1, Q3]."""
     policy = _policy(cohort, policy)
     rows = []
-    for stem, spec in config.OUTCOMES.items():
-        for time, time_label in config.TIMEPOINTS.items():
+    for stem, instrument in INSTRUMENTS.items():
+        for time, point in TIMEPOINTS.items():
             column = f"{stem}_{time}"
-            rows.append({"measure": spec["short"], "time": time_label,
+            rows.append({"measure": instrument.short, "time": point.label,
                          **_quantile_cells(cohort[column], measured_label(cohort, column, policy), policy)})
     return pd.DataFrame(rows)
 
 
-def mcid(cohort: pd.DataFrame, thresholds: dict[str, float] | None = None,
-         policy: Policy | None = None) -> pd.DataFrame:
+def mcid(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None) -> pd.DataFrame:
     """Share reaching the MCID at discharge and at 1 year: k of n (both values present), %, Wilson CI.
 
+    The MCID of each instrument (threshold and definition) comes from the study parameters.
     Under disclosure control a row whose n is withheld is withheld whole; otherwise
     "reached" and "not reached" form a partition of n.
     """
-    policy = _policy(cohort, policy)
-    thresholds = thresholds or {}
+    params, policy = params or study.current(), _policy(cohort, policy)
     rows = []
-    for stem, spec in config.OUTCOMES.items():
-        threshold = thresholds.get(stem, config.MCID[stem]["threshold"])
-        for time in ("discharge", "1y"):
-            reached = mcid_reached(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"], stem, threshold).dropna()
+    for stem, instrument in INSTRUMENTS.items():
+        rule = params.mcid[stem]
+        for time in LATER:
+            reached = mcid_reached(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"], stem, rule.threshold,
+                                   rule.definition).dropna()
             k, n = int(reached.sum()), int(len(reached))
-            row = {"measure": spec["short"], "stem": stem, "time": config.TIMEPOINTS[time], "timepoint": time,
-                   "MCID": threshold}
+            row = {"measure": instrument.short, "stem": stem, "time": TIMEPOINTS[time].label, "timepoint": time,
+                   "MCID": rule.describe(instrument.unit)}
             n_label = measured_label(cohort, f"{stem}_{time}", policy)
             if n_label is not None:
                 row.update({"reached": WITHHELD, "of": n_label, "%": WITHHELD, "CI low": WITHHELD,
                             "CI high": WITHHELD})
             else:
-                cells = _share_cells(k, n, disclosure.protect_subset(k, n, policy))
+                cells = _share_cells(k, n, disclosure.protect_subset(k, n, policy), params.confidence)
                 row.update({"reached": cells["n"], "of": n, **{c: cells[c] for c in ("%", "CI low", "CI high")}})
             rows.append(row)
     return pd.DataFrame(rows)
@@ -200,10 +203,10 @@ def change_tests(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataF
     """Change from start (paired Wilcoxon signed-rank test, matched-pairs rank-biserial effect size)."""
     policy = _policy(cohort, policy)
     rows = []
-    for stem, spec in config.OUTCOMES.items():
-        for time in ("discharge", "1y"):
+    for stem, instrument in INSTRUMENTS.items():
+        for time in LATER:
             w = wilcoxon_change(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"])
-            row = {"measure": spec["short"], "time": config.TIMEPOINTS[time], "pairs": w.n_pairs,
+            row = {"measure": instrument.short, "time": TIMEPOINTS[time].label, "pairs": w.n_pairs,
                    "median at start": w.median_start, "median later": w.median_later,
                    "median change": w.median_change, "W": w.statistic, "p": w.p_value,
                    "rank-biserial r": w.rank_biserial}
@@ -218,34 +221,41 @@ def change_tests(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataF
 def follow_up(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """How many patients have each outcome at each time point (denominators)."""
     policy = _policy(cohort, policy)
-    rows = {spec["short"]: [disclosure.shown(int(cohort[f"{stem}_{t}"].notna().sum()),
-                                             measured_label(cohort, f"{stem}_{t}", policy))
-                            for t in config.TIMEPOINTS]
-            for stem, spec in config.OUTCOMES.items()}
-    table = pd.DataFrame(rows, index=list(config.TIMEPOINTS.values())).T
+    rows = {instrument.short: [disclosure.shown(int(cohort[f"{stem}_{t}"].notna().sum()),
+                                                measured_label(cohort, f"{stem}_{t}", policy))
+                               for t in TIMEPOINTS]
+            for stem, instrument in INSTRUMENTS.items()}
+    table = pd.DataFrame(rows, index=[t.label for t in TIMEPOINTS.values()]).T
     table.index.name = "measure"
     return table
 
 
-def outcome_measures() -> pd.DataFrame:
-    """The three outcome measures: scale, which direction is better, and the MCID in force."""
-    return pd.DataFrame([
-        {"measure": spec["label"], "scale": f"{spec['lo']}–{spec['hi']}",
-         "better": "lower" if spec["higher_is_worse"] else "higher",
-         "MCID (improvement of at least)": f"{config.MCID[stem]['threshold']:g}",
-         "MCID source": config.MCID[stem]["source"]}
-        for stem, spec in config.OUTCOMES.items()])
+def outcome_measures(params: Params | None = None) -> pd.DataFrame:
+    """The three outcome measures: scale, which direction is better, and the MCID in force with its basis."""
+    params = params or study.current()
+    rows = []
+    for stem, instrument in INSTRUMENTS.items():
+        rule, default = params.mcid[stem], study.DEFAULTS.mcid[stem]
+        basis = (instrument.mcid_basis if rule == default else
+                 f"set by this build's study parameters (default {default.describe(instrument.unit)}: "
+                 f"{instrument.mcid_basis})")
+        rows.append({"measure": instrument.label, "scale": instrument.scale, "better": instrument.better,
+                     "MCID (improvement of at least)": rule.describe(instrument.unit), "MCID basis": basis})
+    return pd.DataFrame(rows)
 
 
-def describe_share(low_pct: float, high_pct: float) -> str:
-    """Words for a range of shares, so the conclusion follows the numbers, not the other way round."""
-    if 40 <= low_pct and high_pct <= 60:
-        return "about half of the patients, as the poster concluded"
-    if high_pct < 40:
-        return "fewer than the poster's 'about half' of the patients"
-    if low_pct > 60:
-        return "more than the poster's 'about half' of the patients"
-    return "a share that varies by measure around the poster's 'about half'"
+def describe_share(intervals: list[tuple[float, float]]) -> str:
+    """Words for several shares, judged by their confidence intervals (low, high, in %), so the
+    conclusion follows the numbers: "about half" only where every interval includes 50 %."""
+    if not intervals:
+        return "not available: no share could be computed or shown"
+    if all(low <= 50 <= high for low, high in intervals):
+        return "consistent with the poster's 'about half' of the patients measured: every confidence interval includes 50 %"
+    if all(high < 50 for _, high in intervals):
+        return "fewer than half of the patients measured: every confidence interval lies below 50 %"
+    if all(low > 50 for low, _ in intervals):
+        return "more than half of the patients measured: every confidence interval lies above 50 %"
+    return "a share that differs by measure: some confidence intervals include 50 %, others do not"
 
 
 def table1_frame(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:

@@ -178,13 +178,15 @@ def test_build_stamp_follows_the_data_file(tmp_path):
     from cmprehab import build
 
     cohort = tmp_path / "cohort.csv"
-    first = build.make_stamp(build.stamp_inputs(cohort, "a" * 64))
-    assert build.make_stamp(build.stamp_inputs(cohort, "a" * 64)) == first
-    second = build.make_stamp(build.stamp_inputs(cohort, "b" * 64))
+    first = build.make_stamp(build.stamp_inputs(cohort, "a" * 64, "{}"))
+    assert build.make_stamp(build.stamp_inputs(cohort, "a" * 64, "{}")) == first
+    second = build.make_stamp(build.stamp_inputs(cohort, "b" * 64, "{}"))
     assert second["stamp"] != first["stamp"]
     assert build.changed_parts(first, second) == ["cohort sha256"]
-    moved = build.make_stamp(build.stamp_inputs(tmp_path / "other.csv", "a" * 64))
+    moved = build.make_stamp(build.stamp_inputs(tmp_path / "other.csv", "a" * 64, "{}"))
     assert build.changed_parts(first, moved) == ["cohort path"]
+    reparametrised = build.make_stamp(build.stamp_inputs(cohort, "a" * 64, '{"confidence": 0.9}'))
+    assert build.changed_parts(first, reparametrised) == ["study parameters"]
 
 
 def test_ci_entry_point_is_executable():

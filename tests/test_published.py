@@ -55,8 +55,7 @@ def test_targets_file_is_well_formed(derived):
             continue
         if t.statistic == "mcid_pct":
             assert t.variable in config.OUTCOMES and t.level in ("discharge", "1y"), t.key
-            assert {f"{t.variable}_start", f"{t.variable}_{t.level}", f"mcid_{t.variable}_{t.level}"} <= set(
-                derived.columns), t.key
+            assert {f"{t.variable}_start", f"{t.variable}_{t.level}"} <= set(derived.columns), t.key
         else:
             assert t.variable in derived.columns, t.key
         if t.statistic in ("n", "pct"):

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from cmprehab import config
 from cmprehab import stats as S
+
+CONFIDENCE = 0.95  # passed explicitly: unit tests do not read the study parameters
 
 # Any warning raised while a test runs (e.g. from scipy on a degenerate input)
 # is a failure: the helpers must handle edge cases themselves.
@@ -32,7 +33,7 @@ def wilson_by_hand(k, n, confidence=0.95):
 
 @pytest.mark.parametrize("k,n", [(1, 10), (3, 7), (45, 100), (194, 274), (0, 5), (5, 5), (114, 274)])
 def test_wilson_matches_formula(k, n):
-    low, high = S.wilson_ci(k, n)
+    low, high = S.wilson_ci(k, n, CONFIDENCE)
     exp_low, exp_high = wilson_by_hand(k, n)
     assert low == pytest.approx(exp_low, abs=1e-12)
     assert high == pytest.approx(exp_high, abs=1e-12)
@@ -49,33 +50,33 @@ def test_wilson_other_confidence_matches_formula():
     (45, 100, (0.3561, 0.5476)),
 ])
 def test_wilson_textbook_values(k, n, expected):
-    assert S.wilson_ci(k, n) == pytest.approx(expected, abs=5e-5)
+    assert S.wilson_ci(k, n, CONFIDENCE) == pytest.approx(expected, abs=5e-5)
 
 
 def test_wilson_bounds_stay_in_unit_interval():
-    assert S.wilson_ci(0, 10)[0] == 0.0
-    assert S.wilson_ci(10, 10)[1] == 1.0
+    assert S.wilson_ci(0, 10, CONFIDENCE)[0] == 0.0
+    assert S.wilson_ci(10, 10, CONFIDENCE)[1] == 1.0
 
 
 def test_wilson_n_zero_is_nan():
-    low, high = S.wilson_ci(0, 0)
+    low, high = S.wilson_ci(0, 0, CONFIDENCE)
     assert math.isnan(low) and math.isnan(high)
 
 
 @pytest.mark.parametrize("k,n", [(11, 10), (-1, 10), (0, -1)])
 def test_wilson_invalid_counts_raise(k, n):
     with pytest.raises(ValueError):
-        S.wilson_ci(k, n)
+        S.wilson_ci(k, n, CONFIDENCE)
 
 
 @pytest.mark.parametrize("k,n", [(2.5, 10), (2, 10.0), (True, 10), ("2", 10)])
 def test_wilson_non_integer_counts_raise(k, n):
     with pytest.raises(TypeError):
-        S.wilson_ci(k, n)
+        S.wilson_ci(k, n, CONFIDENCE)
 
 
 def test_wilson_accepts_numpy_integers():
-    assert S.wilson_ci(np.int64(45), np.int64(100)) == pytest.approx(wilson_by_hand(45, 100))
+    assert S.wilson_ci(np.int64(45), np.int64(100), CONFIDENCE) == pytest.approx(wilson_by_hand(45, 100))
 
 
 # --------------------------------------------------------------------------
@@ -83,21 +84,21 @@ def test_wilson_accepts_numpy_integers():
 # --------------------------------------------------------------------------
 
 def test_proportion_in_percent():
-    p = S.proportion(45, 100)
+    p = S.proportion(45, 100, CONFIDENCE)
     low, high = wilson_by_hand(45, 100)
     assert (p.k, p.n, p.pct) == (45, 100, 45.0)
     assert (p.low, p.high) == pytest.approx((100 * low, 100 * high))
 
 
 def test_proportion_n_zero():
-    p = S.proportion(0, 0)
+    p = S.proportion(0, 0, CONFIDENCE)
     assert (p.k, p.n) == (0, 0)
     assert all(math.isnan(v) for v in (p.pct, p.low, p.high))
 
 
 def test_proportion_is_frozen():
     with pytest.raises(AttributeError):
-        S.proportion(1, 2).k = 2
+        S.proportion(1, 2, CONFIDENCE).k = 2
 
 
 @pytest.mark.parametrize("values,dtype", [
@@ -107,19 +108,19 @@ def test_proportion_is_frozen():
     ([1, 0, None, 1, None, 0, 1], "Int64"),
 ])
 def test_proportion_of_ignores_missing(values, dtype):
-    p = S.proportion_of(pd.Series(values, dtype=dtype))
+    p = S.proportion_of(pd.Series(values, dtype=dtype), CONFIDENCE)
     assert (p.k, p.n) == (3, 5)
     assert p.pct == pytest.approx(60.0)
 
 
 def test_proportion_of_all_missing():
-    p = S.proportion_of(pd.Series([pd.NA, pd.NA], dtype="boolean"))
+    p = S.proportion_of(pd.Series([pd.NA, pd.NA], dtype="boolean"), CONFIDENCE)
     assert (p.k, p.n) == (0, 0) and math.isnan(p.pct)
 
 
 def test_proportion_of_rejects_non_boolean():
     with pytest.raises(ValueError):
-        S.proportion_of(pd.Series([0, 1, 2]))
+        S.proportion_of(pd.Series([0, 1, 2]), CONFIDENCE)
 
 
 # --------------------------------------------------------------------------
@@ -129,14 +130,17 @@ def test_proportion_of_rejects_non_boolean():
 def test_change_is_later_minus_start_with_missing():
     start = pd.Series([7, 5, pd.NA, 3], dtype="Int64")
     later = pd.Series([4.5, None, 2.0, 6.0], dtype="Float64")
-    out = S.change(start, later, "nprs")
+    out = S.change(start, later)
     assert out.dtype == np.float64
     np.testing.assert_array_equal(out.to_numpy(), [-2.5, np.nan, np.nan, 3.0])
+    # The improvement turns the sign where lower is better.
+    np.testing.assert_array_equal(S.improvement(start, later, "nprs").to_numpy(), [2.5, np.nan, np.nan, -3.0])
+    np.testing.assert_array_equal(S.improvement(start, later, "eqvas").to_numpy(), [-2.5, np.nan, np.nan, 3.0])
 
 
-def test_change_unknown_instrument_raises():
+def test_improvement_of_an_unknown_instrument_raises():
     with pytest.raises(KeyError):
-        S.change(pd.Series([1.0]), pd.Series([2.0]), "vas")
+        S.improvement(pd.Series([1.0]), pd.Series([2.0]), "vas")
 
 
 def _as_list(series):
@@ -148,7 +152,7 @@ def test_mcid_decrease_instrument_nprs():
     # direction -1, threshold 2: improvement = start - later
     start = pd.Series([8, 8, 8, 8, 8, pd.NA], dtype="Int64")
     later = pd.Series([5, 6, 7, 10, pd.NA, 3], dtype="Int64")
-    out = S.mcid_reached(start, later, "nprs")
+    out = S.mcid_reached(start, later, "nprs", 2)
     assert str(out.dtype) == "boolean"
     assert _as_list(out) == [True, True, False, False, None, None]
 
@@ -157,7 +161,7 @@ def test_mcid_increase_instrument_eqvas():
     # direction +1, threshold 10: improvement = later - start
     start = pd.Series([50.0, 50.0, 50.0, 50.0, np.nan])
     later = pd.Series([65.0, 60.0, 59.9, 30.0, 90.0])
-    assert _as_list(S.mcid_reached(start, later, "eqvas")) == [True, True, False, False, None]
+    assert _as_list(S.mcid_reached(start, later, "eqvas", 10)) == [True, True, False, False, None]
 
 
 def test_mcid_exact_threshold_despite_float_error():
@@ -167,23 +171,35 @@ def test_mcid_exact_threshold_despite_float_error():
     assert 32.3 - 22.3 < 10.0 and 64.1 - 54.1 < 10.0 and 2.3 - 0.3 < 2.0
     start = pd.Series([32.3, 64.1, 49.3, 32.3])
     later = pd.Series([22.3, 54.1, 39.3, 22.4])
-    assert _as_list(S.mcid_reached(start, later, "dri")) == [True, True, True, False]
+    assert _as_list(S.mcid_reached(start, later, "dri", 10)) == [True, True, True, False]
     # the same edge case in the increasing direction
-    assert _as_list(S.mcid_reached(later, start, "eqvas")) == [True, True, True, False]
+    assert _as_list(S.mcid_reached(later, start, "eqvas", 10)) == [True, True, True, False]
     # and on the NPRS threshold of 2
-    assert _as_list(S.mcid_reached(pd.Series([2.3]), pd.Series([0.3]), "nprs")) == [True]
+    assert _as_list(S.mcid_reached(pd.Series([2.3]), pd.Series([0.3]), "nprs", 2)) == [True]
 
 
-def test_mcid_custom_threshold_and_default_from_config():
+def test_mcid_threshold_is_the_one_passed():
     start, later = pd.Series([8.0, 8.0]), pd.Series([5.0, 6.0])
-    assert config.MCID["nprs"]["threshold"] == 2.0
-    assert _as_list(S.mcid_reached(start, later, "nprs", threshold=3)) == [True, False]
+    assert _as_list(S.mcid_reached(start, later, "nprs", 3)) == [True, False]
+    assert _as_list(S.mcid_reached(start, later, "nprs", 2)) == [True, True]
+
+
+def test_mcid_in_percent_of_the_start_value():
+    # NPRS (lower is better): 10 -> 7 is 30 %, 5 -> 4 is 20 %, 8 -> 5.6 is 30 % despite float error.
+    start = pd.Series([10.0, 5.0, 8.0, 0.0, 0.0, np.nan])
+    later = pd.Series([7.0, 4.0, 5.6, 0.0, 1.0, 3.0])
+    assert _as_list(S.mcid_reached(start, later, "nprs", 30, "percent")) == [True, False, True, False, False, None]
+    # EQ-VAS (higher is better): 50 -> 65 is +30 %; any gain from 0 counts, no change from 0 does not.
+    start, later = pd.Series([50.0, 50.0, 0.0, 0.0]), pd.Series([65.0, 60.0, 1.0, 0.0])
+    assert _as_list(S.mcid_reached(start, later, "eqvas", 30, "percent")) == [True, False, True, False]
+    with pytest.raises(ValueError, match="absolute"):
+        S.mcid_reached(start, later, "eqvas", 30, "relative")
 
 
 def test_mcid_aligns_by_index():
     start = pd.Series([8.0, 5.0], index=["a", "b"])
     later = pd.Series([5.0, 4.0], index=["b", "a"])  # a: 8 -> 4, b: 5 -> 5
-    out = S.mcid_reached(start, later, "nprs")
+    out = S.mcid_reached(start, later, "nprs", 2)
     assert bool(out["a"]) is True
     assert bool(out["b"]) is False
 
@@ -191,7 +207,7 @@ def test_mcid_aligns_by_index():
 def test_mcid_summary_denominator_is_complete_pairs():
     start = pd.Series([7, 7, 7, 7, pd.NA, 6], dtype="Int64")
     later = pd.Series([3, 5, 6, 8, 2, pd.NA], dtype="Int64")
-    p = S.mcid_summary(start, later, "nprs")
+    p = S.mcid_summary(start, later, "nprs", 2, CONFIDENCE)
     assert (p.k, p.n) == (2, 4)
     low, high = wilson_by_hand(2, 4)
     assert (p.pct, p.low, p.high) == pytest.approx((50.0, 100 * low, 100 * high))

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from cmprehab import config, fidelity, published, synth
+from cmprehab import config, fidelity, params, published, synth
 from cmprehab.analysis import derive
 from cmprehab.cohort import load_cohort
 from cmprehab.provenance import read_sidecar, sha256_file, sidecar_path
@@ -376,7 +376,10 @@ def test_patients_lost_to_follow_up_had_fewer_sessions(derived):
 
 @pytest.mark.parametrize("stem", list(config.OUTCOMES))
 def test_mcid_at_discharge_and_one_year_are_associated(derived, stem):
-    both = derived[[f"mcid_{stem}_discharge", f"mcid_{stem}_1y"]].dropna().astype(bool)
+    threshold = fidelity.calibration_thresholds()[stem]
+    reached = {time: mcid_reached(derived[f"{stem}_start"], derived[f"{stem}_{time}"], stem, threshold)
+               for time in ("discharge", "1y")}
+    both = pd.DataFrame(reached).dropna().astype(bool)
     table = pd.crosstab(both.iloc[:, 0], both.iloc[:, 1]).reindex(index=[False, True], columns=[False, True],
                                                                    fill_value=0)
     odds_ratio, p = scipy_stats.fisher_exact(table.to_numpy(), alternative="greater")
@@ -389,8 +392,8 @@ def test_mcid_at_discharge_and_one_year_are_associated(derived, stem):
 
 def test_the_readers_mcid_does_not_change_the_cohort(monkeypatch):
     baseline = synth.generate(120, 4)
-    for stem, spec in config.MCID.items():
-        monkeypatch.setitem(config.MCID, stem, {**spec, "threshold": spec["threshold"] * 2 + 1})
+    monkeypatch.setenv(params.SET_ENV_VAR, "mcid.nprs.threshold=5 mcid.dri.threshold=21 mcid.eqvas.definition=percent")
+    assert params.current().mcid["nprs"].threshold == 5  # the reader's parameters did change
     pd.testing.assert_frame_equal(synth.generate(120, 4), baseline)
 
 

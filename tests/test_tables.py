@@ -15,7 +15,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from cmprehab import book, config, disclosure, figures, results, tables  # noqa: E402
+from cmprehab import book, config, disclosure, figures, params, results, tables  # noqa: E402
+from cmprehab.instruments import INSTRUMENTS, LATER  # noqa: E402
 from cmprehab.analysis import derive  # noqa: E402
 
 STEMS = list(config.OUTCOMES)
@@ -40,7 +41,7 @@ def direct_mcid_count(cohort, stem, time, threshold):
     """Patients whose direction-adjusted improvement is at least `threshold` (tolerance for
     binary floating point, e.g. 32.3 - 22.3 must count as 10)."""
     mask = both_present(cohort, stem, time)
-    improvement = config.MCID[stem]["direction"] * (cohort.loc[mask, f"{stem}_{time}"] - cohort.loc[mask, f"{stem}_start"])
+    improvement = INSTRUMENTS[stem].direction * (cohort.loc[mask, f"{stem}_{time}"] - cohort.loc[mask, f"{stem}_start"])
     return int((improvement >= threshold - 1e-9).sum())
 
 
@@ -117,10 +118,9 @@ def test_mcid_denominators_are_patients_with_both_values(cohort, mcid_table):
         assert row.of == both_present(cohort, row.stem, row.timepoint).sum()
 
 
-def test_mcid_reached_equals_a_direct_count_with_the_config_thresholds(cohort, mcid_table):
+def test_mcid_reached_equals_a_direct_count_with_the_parameters(cohort, mcid_table):
     for row in mcid_table.to_dict("records"):
-        threshold = config.MCID[row["stem"]]["threshold"]
-        assert row["MCID"] == threshold
+        threshold = params.current().mcid[row["stem"]].threshold
         assert row["reached"] == direct_mcid_count(cohort, row["stem"], row["timepoint"], threshold)
         assert math.isclose(row["%"], 100 * row["reached"] / row["of"])
         assert row["CI low"] < row["%"] < row["CI high"]
@@ -131,31 +131,43 @@ def test_mcid_counts_a_change_of_exactly_the_threshold(cohort):
     changed = cohort.copy()
     first = changed.index[both_present(changed, "eqvas", "discharge")][0]
     changed.loc[first, ["eqvas_start", "eqvas_discharge"]] = [32.3, 42.3]
-    before = tables.mcid(changed.assign(eqvas_discharge=changed["eqvas_discharge"].where(changed.index != first, 42.2)))
-    after = tables.mcid(changed)
+    before = tables.mcid(changed.assign(eqvas_discharge=changed["eqvas_discharge"].where(changed.index != first, 42.2)),
+                         params.DEFAULTS)
+    after = tables.mcid(changed, params.DEFAULTS)
     row = (after["stem"] == "eqvas") & (after["timepoint"] == "discharge")
     assert after.loc[row, "reached"].item() == before.loc[row, "reached"].item() + 1
 
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_a_stricter_threshold_never_reaches_more_patients(cohort, mcid_table, stem):
-    default = config.MCID[stem]["threshold"]
-    spec = config.OUTCOMES[stem]
-    thresholds = sorted({0.0, default / 2, default, default * 2, float(spec["hi"] - spec["lo"]) + 1})
+    default = params.DEFAULTS.mcid[stem].threshold
+    instrument = INSTRUMENTS[stem]
+    thresholds = sorted({0.01, default / 2, default, default * 2, float(instrument.hi - instrument.lo) + 1})
+    baseline = tables.mcid(cohort, params.DEFAULTS)
     for time in LATER:
         reached = []
         for threshold in thresholds:
-            table = tables.mcid(cohort, {stem: threshold})
+            table = tables.mcid(cohort, params.DEFAULTS.updated({f"mcid.{stem}.threshold": threshold}))
             row = table[(table["stem"] == stem) & (table["timepoint"] == time)].iloc[0]
-            assert row["MCID"] == threshold
+            assert row["MCID"] == f"{threshold:g} {instrument.unit}"
             assert row["of"] == both_present(cohort, stem, time).sum()  # the denominator does not move
             assert row["reached"] == direct_mcid_count(cohort, stem, time, threshold)
             reached.append(int(row["reached"]))
-            # the other measures keep their config thresholds
+            # the other measures keep their thresholds
             others = table[table["stem"] != stem]
-            assert others["reached"].tolist() == mcid_table[mcid_table["stem"] != stem]["reached"].tolist()
+            assert others["reached"].tolist() == baseline[baseline["stem"] != stem]["reached"].tolist()
         assert reached == sorted(reached, reverse=True), f"{stem} {time}: {list(zip(thresholds, reached))}"
         assert reached[0] > reached[-1] == 0
+
+
+def test_a_percent_definition_counts_relative_improvement(cohort):
+    table = tables.mcid(cohort, params.DEFAULTS.updated({"mcid.nprs.threshold": 30, "mcid.nprs.definition": "percent"}))
+    row = table[(table["stem"] == "nprs") & (table["timepoint"] == "discharge")].iloc[0]
+    both = cohort[["nprs_start", "nprs_discharge"]].dropna()
+    start = both["nprs_start"]
+    gain = start - both["nprs_discharge"]
+    by_hand = int(((start > 0) & (100 * gain / start.where(start > 0) >= 30 - 1e-9)).sum())
+    assert row["MCID"] == "30 %" and row["reached"] == by_hand
 
 
 def test_change_tests_pairs_and_p_values(cohort):
@@ -240,11 +252,14 @@ def test_definitions_name_every_outcome():
                                            for s in config.OUTCOMES.values()]
 
 
-@pytest.mark.parametrize("low, high, words", [
-    (42, 58, "about half"), (40, 60, "about half"), (20, 39, "fewer than"),
-    (61, 80, "more than"), (30, 55, "varies"), (50, 70, "varies")])
-def test_describe_share(low, high, words):
-    assert words in tables.describe_share(low, high)
+@pytest.mark.parametrize("intervals, words", [
+    ([(40, 55), (45, 60), (48, 51)], "every confidence interval includes 50 %"),
+    ([(20, 39), (30, 49.9)], "fewer than half"),
+    ([(50.1, 70), (61, 80)], "more than half"),
+    ([(40, 55), (55, 70)], "differs by measure"),
+    ([], "not available")])
+def test_describe_share_follows_the_intervals(intervals, words):
+    assert words in tables.describe_share(intervals)
 
 
 # --- figures -----------------------------------------------------------------------

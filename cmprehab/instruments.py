@@ -1,0 +1,83 @@
+"""The outcome instruments and time points: one record each, used everywhere.
+
+The schema's column rules, the generator's scales, the analysis (which direction is
+an improvement), the figures' axes, the Methods page's words and its citations all
+read these records, so an instrument is described in one place only. The MCID a
+report applies is a study parameter (`cmprehab.params`); the record holds its
+default and the literature behind it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Instrument:
+    stem: str                 # column stem: <stem>_start, <stem>_discharge, <stem>_1y
+    short: str                # abbreviation in tables and figures
+    name: str                 # full name of the instrument
+    construct: str            # what it measures, in the study's words
+    lo: float                 # scale minimum
+    hi: float                 # scale maximum
+    unit: str                 # unit of the scale ("points", "mm")
+    decimals: int             # decimals it is recorded with
+    higher_is_better: bool
+    lo_means: str             # what the scale minimum means
+    hi_means: str             # what the scale maximum means
+    cite: str | None          # citation key of the instrument (references.bib)
+    default_mcid: float       # improvement that counts as clinically important, by default
+    mcid_basis: str           # where the default comes from, in words (its citation follows)
+    mcid_cite: str | None     # citation key of that source (None: this project's assumption)
+
+    @property
+    def direction(self) -> int:
+        """+1 when an increase is an improvement, -1 when a decrease is."""
+        return 1 if self.higher_is_better else -1
+
+    @property
+    def scale(self) -> str:
+        return f"{self.lo:g}–{self.hi:g}"
+
+    @property
+    def label(self) -> str:
+        """'Pain (NPRS, 0–10)': construct, abbreviation and scale."""
+        unit = f" {self.unit}" if self.unit == "mm" else ""
+        return f"{self.construct} ({self.short}, {self.scale}{unit})"
+
+    @property
+    def better(self) -> str:
+        return "higher" if self.higher_is_better else "lower"
+
+    @property
+    def improvement(self) -> str:
+        """The word for an improvement on this scale."""
+        return "increase" if self.higher_is_better else "decrease"
+
+
+INSTRUMENTS: dict[str, Instrument] = {i.stem: i for i in (
+    Instrument("nprs", "NPRS", "Numeric Pain Rating Scale", "Pain", 0, 10, "points", 0, False,
+               "no pain", "worst imaginable pain", None, 2.0,
+               'the change that patients with chronic pain rated "much improved"', "farrar2001"),
+    Instrument("dri", "DRI", "Disability Rating Index", "Disability", 0, 100, "mm", 1, False,
+               "no difficulty", "cannot do at all", "salen1994", 10.0,
+               "an assumption of this project: no MCID of the DRI has been published", None),
+    Instrument("eqvas", "EQ-VAS", "EQ-5D visual analogue scale", "Overall health", 0, 100, "mm", 0, True,
+               "worst imaginable health", "best imaginable health", "euroqol1990", 10.0,
+               "the upper end of the 7 to 10 points reported as important", "pickard2007"),
+)}
+
+
+@dataclass(frozen=True)
+class TimePoint:
+    key: str          # column suffix
+    label: str        # in tables and figures
+    when: str         # in sentences and the data dictionary
+
+
+TIMEPOINTS: dict[str, TimePoint] = {t.key: t for t in (
+    TimePoint("start", "Start", "at the start of rehabilitation"),
+    TimePoint("discharge", "Discharge", "at discharge"),
+    TimePoint("1y", "1 year", "1 year after discharge"),
+)}
+#: The time points at which change from the start is measured.
+LATER = ("discharge", "1y")
