@@ -72,7 +72,7 @@ class Page:
         return f"{text}{DAGGER}" if unpublished and self.synthetic else text
 
     def unpublished_note(self) -> None:
-        self.add("unpublished_note", None, UNPUBLISHED_NOTE if self.synthetic else "", "book.UNPUBLISHED_NOTE")
+        self.add("unpublished_note", None, UNPUBLISHED_NOTE if self.synthetic else "", "results.UNPUBLISHED_NOTE")
 
     def add(self, name: str, value, text: str, source: str, markdown: bool = False) -> None:
         if name in self.results:

@@ -43,7 +43,7 @@ def only_problem(path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CohortWarning)
         with pytest.raises(CohortValidationError) as caught:
-            load_cohort(path)
+            load_cohort(path, show_values=True)  # a copy without sidecar is real data: ids shown only on request
     assert len(caught.value.problems) == 1, caught.value
     return caught.value.problems[0], str(caught.value)
 

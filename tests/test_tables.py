@@ -3,6 +3,7 @@ notebook plumbing (cmprehab.book), on the committed cohort and small variations 
 from __future__ import annotations
 
 import base64
+import io
 import math
 import re
 
@@ -233,7 +234,9 @@ def test_outcome_results_quote_the_mcid_table(cohort, mcid_table):
         prefix = f"mcid_{row['stem']}_{row['timepoint']}"
         assert quoted[f"{prefix}_k"].value == row["reached"] and quoted[f"{prefix}_n"].value == row["of"]
         assert quoted[prefix].value == row["%"]
-        assert quoted[prefix].text == (f"{round(row['%'])} % ({config.CI_LABEL} "
+        # On the synthetic cohort an unpublished share (1 year) carries a dagger.
+        dagger = results.DAGGER if row["timepoint"] == "1y" else ""
+        assert quoted[prefix].text == (f"{round(row['%'])} %{dagger} ({params.current().ci_label} "
                                        f"{round(row['CI low'])}–{round(row['CI high'])} %)")
 
 
@@ -344,14 +347,19 @@ def test_show_table_rejects_bad_names(shown, name):
     assert not shown
 
 
-def test_show_table_writes_a_numbered_table_with_a_csv_link(shown):
+def test_show_table_writes_a_numbered_table_with_a_csv_link(shown, default_cohort, monkeypatch):
+    monkeypatch.setattr(book, "_fingerprint", default_cohort.attrs["fingerprint"])
     frame = pd.DataFrame({"measure": ["NPRS"], "%": [44.8276]})
     book.show_table(frame, "tbl-some-name-2", "A caption.", decimals=1)
     text = shown[0].data
     assert text.startswith(":::{table} A caption.\n:name: tbl-some-name-2\n")
     assert "| NPRS | 44.8 |" in text
-    link = re.search(r'download="some-name-2.csv" href="data:text/csv;base64,([^"]+)"', text)
-    assert link and base64.b64decode(link.group(1)).decode("utf-8") == frame.to_csv()
+    short = default_cohort.attrs["fingerprint"].short
+    link = re.search(rf'download="some-name-2-synthetic-{short}.csv" href="data:text/csv;base64,([^"]+)"', text)
+    # The download names its data in a first comment line, then holds the table as is.
+    assert link and base64.b64decode(link.group(1)).decode("utf-8") == (
+        f"# Synthetic data, SHA-256 {short}\n" + frame.to_csv())
+    assert pd.read_csv(io.StringIO(base64.b64decode(link.group(1)).decode()), comment="#", index_col=0).equals(frame)
 
 
 def test_show_table_without_csv(shown):
