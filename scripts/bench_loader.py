@@ -9,6 +9,9 @@ baseline), and the ratio of that extra memory to the file size. Linux only
 
     python scripts/bench_loader.py                      # 10^4, 10^5, 2.4·10^5, 10^6 patients
     python scripts/bench_loader.py --sizes 10000 100000 --repeat 3 --keep /tmp/cohorts
+
+Generating the 10^6-patient cohort takes about a minute; `--keep` reuses the files of an
+earlier run (empty that folder when the generator or the schema changes).
 """
 from __future__ import annotations
 

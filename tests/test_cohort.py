@@ -454,6 +454,15 @@ def test_character_device_is_refused(tmp_path):
     assert "MemoryError" not in result.stderr
 
 
+def test_socket_is_refused(tmp_path):
+    import socket
+
+    path = tmp_path / "cohort.csv"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        assert f"{path}: is a socket, not a regular file" in str(load_error(path))
+
+
 def test_file_larger_than_the_limit_is_refused(write, monkeypatch):
     path = write("\n".join(BASE_LINES) + "\n")
     size = path.stat().st_size

@@ -162,19 +162,31 @@ def _open_regular_file(path: Path) -> int:
     except IsADirectoryError:
         raise CohortError(f"{path}: is a directory, not a cohort CSV file") from None
     except OSError as err:
+        try:  # a socket cannot be opened at all: say what it is
+            _refuse_unless_regular(path, os.stat(path).st_mode)
+        except OSError:
+            pass
         raise CohortError(f"{path}: cannot be opened: {err.strerror}") from None
     info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
+    try:
+        _refuse_unless_regular(path, info.st_mode)
+    except CohortError:
         os.close(fd)
-        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
-        if kind == "a directory":
-            raise CohortError(f"{path}: is a directory, not a cohort CSV file")
-        raise CohortError(f"{path}: is {kind}, not a regular file; a cohort must be a CSV file on disk "
-                          "(reading a pipe or a device could wait forever or never end)")
+        raise
     if info.st_size > config.MAX_COHORT_BYTES:
         os.close(fd)
         raise CohortError(_too_large(path, info.st_size))
     return fd
+
+
+def _refuse_unless_regular(path: Path, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    if kind == "a directory":
+        raise CohortError(f"{path}: is a directory, not a cohort CSV file")
+    raise CohortError(f"{path}: is {kind}, not a regular file; a cohort must be a CSV file on disk "
+                      "(reading a pipe or a device could wait forever or never end)")
 
 
 def _too_large(path: Path, size: int) -> str:
