@@ -7,8 +7,21 @@ import sys
 
 import pytest
 
-from cmprehab import config
+from cmprehab import config, params
 from cmprehab.data.cohort import load_cohort
+
+
+#: What a build or an author's shell may set; a test starts without them unless it says otherwise.
+BUILD_ENV = {config.DATA_ENV_VAR, config.DATA_SHA256_ENV_VAR, params.FILE_ENV_VAR, params.SET_ENV_VAR,
+             params.RESOLVED_ENV_VAR}
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch):
+    """Each test reads the default data and parameters, whatever the shell running it has set
+    (the chapter notebooks, run by nbval outside tests/, still follow the shell)."""
+    for name in BUILD_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +34,7 @@ def default_cohort():
 def run_cli():
     """Run `python -m <module> <args>` from the project root, without $CMPREHAB_DATA."""
     def run(module: str, *args, env: dict | None = None) -> subprocess.CompletedProcess:
-        base = {k: v for k, v in os.environ.items() if k != config.DATA_ENV_VAR}
+        base = {k: v for k, v in os.environ.items() if k not in BUILD_ENV}
         return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=config.ROOT,
                               env={**base, **(env or {})}, capture_output=True, text=True, timeout=120)
     return run

@@ -34,6 +34,7 @@ from cmprehab import config
 from cmprehab.data import targets
 from cmprehab.report import audit as reproduction, results, tables
 from cmprehab.data.cohort import load_cohort
+from conftest import BUILD_ENV
 from cmprehab.provenance import DataFingerprint, data_fingerprint
 
 ROOT = config.ROOT
@@ -56,7 +57,7 @@ def tail(text: str, lines: int = 40) -> str:
 
 
 def run(args: list[str], data: Path | None, timeout: int) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != config.DATA_ENV_VAR}
+    env = {k: v for k, v in os.environ.items() if k not in BUILD_ENV}
     if data is not None:
         env[config.DATA_ENV_VAR] = str(data)
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True,

@@ -10,7 +10,7 @@ def test_readme_dictionary_matches_schema():
     block = re.search(r"<!-- dictionary:start -->\n(.*?)<!-- dictionary:end -->", text, re.S)
     assert block, "data/README.md has no dictionary block"
     assert block.group(1) == schema.data_dictionary_markdown(), (
-        "data/README.md is out of date: regenerate the block with `python -m cmprehab.schema`")
+        "data/README.md is out of date: regenerate the block with `python -m cmprehab.data.schema`")
 
 
 def test_dictionary_lists_every_column_once():

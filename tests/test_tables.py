@@ -16,11 +16,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from cmprehab.instruments import TIMEPOINTS
-from cmprehab import config, params  # noqa: E402
-from cmprehab.report import book, disclosure, figures, results, tables  # noqa: E402
-from cmprehab.instruments import INSTRUMENTS, LATER  # noqa: E402
+from cmprehab import config, markdown, params  # noqa: E402
 from cmprehab.analysis.derive import derive  # noqa: E402
+from cmprehab.instruments import INSTRUMENTS, LATER, TIMEPOINTS  # noqa: E402
+from cmprehab.report import book, disclosure, figures, results, tables  # noqa: E402
 
 STEMS = list(INSTRUMENTS)
 LATER = ("discharge", "1y")
@@ -318,19 +317,19 @@ def test_format_p(p, text):
 
 def test_markdown_table_layout_and_decimals():
     frame = pd.DataFrame({"name": ["a|b", "c"], "n": [1, 20], "x": [1.25, math.nan], "y": [0.123456, 2.0]})
-    lines = book.markdown_table(frame, decimals={"x": 1, "y": 3}).splitlines()
+    lines = markdown.table(frame, decimals={"x": 1, "y": 3}).splitlines()
     assert lines[0] == "| name | n | x | y |"
     assert lines[1] == "|---|--:|--:|--:|"  # text left, numbers right
     assert lines[2] == r"| a\|b | 1 | 1.2 | 0.123 |"
     assert lines[3] == "| c | 20 |  | 2.000 |"
     assert len(lines) == 2 + len(frame)
-    assert book.markdown_table(frame, decimals=0).splitlines()[3].endswith("| 2 |")
+    assert markdown.table(frame, decimals=0).splitlines()[3].endswith("| 2 |")
 
 
 def test_markdown_table_keeps_a_named_index():
     table = tables.follow_up(pd.DataFrame({f"{s}_{t}": [1.0, None] for s in STEMS for t in TIMEPOINTS}),
                              policy=disclosure.SHOW_ALL)
-    lines = book.markdown_table(table, 0).splitlines()
+    lines = markdown.table(table, 0).splitlines()
     assert lines[0].startswith("| measure | Start |")
     assert lines[2] == "| NPRS | 1 | 1 | 1 |"
 

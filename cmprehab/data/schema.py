@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
-from .. import config
+from .. import config, markdown
 from ..instruments import INSTRUMENTS, LATER, TIMEPOINTS
 
 
@@ -196,11 +196,8 @@ def data_dictionary() -> pd.DataFrame:
 
 
 def data_dictionary_markdown() -> str:
-    table = data_dictionary()
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    return markdown.table(data_dictionary()) + "\n"
 
 
-if __name__ == "__main__":  # python -m cmprehab.schema: print the dictionary for data/README.md
+if __name__ == "__main__":  # python -m cmprehab.data.schema: print the dictionary for data/README.md
     print(data_dictionary_markdown(), end="")

@@ -7,6 +7,8 @@ cohort, among them the MCID under which it reproduces the published discharge sh
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from .. import config
@@ -40,3 +42,29 @@ def calibration_rules(targets: pd.DataFrame | None = None) -> dict[str, McidRule
     if missing:
         raise ValueError(f"{config.PUBLISHED_TARGETS.name} has no calibration row for {', '.join(missing)}")
     return {stem: McidRule(threshold=float(rows[stem])) for stem in INSTRUMENTS}
+
+
+@dataclass(frozen=True)
+class PublishedRiskRatio:
+    """A univariable risk ratio of the follow-on paper, as published, with its 95 % CI."""
+    key: str
+    predictor: str   # as published (the reference group in brackets)
+    outcome: str     # as published
+    rr: float
+    low: float
+    high: float
+    source: str
+
+
+def risk_ratios(targets: pd.DataFrame | None = None) -> list[PublishedRiskRatio]:
+    """The follow-on paper's risk ratios (rows `rr_<key>`, `rr_<key>_low`, `rr_<key>_high`)."""
+    targets = load_targets() if targets is None else targets
+    rows = targets[targets["statistic"].str.startswith("risk_ratio")]
+    out = []
+    for key, group in rows.groupby("variable", sort=False):
+        value = group.set_index("statistic")["value"]
+        predictor, outcome = group["label"].iloc[0].split(":")[0].split(" → ")
+        out.append(PublishedRiskRatio(key, predictor, outcome, float(value["risk_ratio"]),
+                                      float(value["risk_ratio_low"]), float(value["risk_ratio_high"]),
+                                      group["source"].iloc[0]))
+    return out

@@ -22,6 +22,8 @@ from .disclosure import Policy
 STATUS_MATCH, STATUS_DIFF, STATUS_ASSUMED = "matches", "differs", "not published (assumption)"
 #: Facts of the design (such as the inclusion years) that a patient file cannot yield.
 STATUS_REPORTED = "reported (not in the data)"
+#: A result of the follow-on paper: compared, with this project's stand-ins, in the fidelity report.
+STATUS_FOLLOW_ON = "follow-on paper (see the fidelity report)"
 #: Computed, but not shown: disclosure control on confidential data (see cmprehab.disclosure).
 STATUS_WITHHELD = "withheld (disclosure control)"
 
@@ -143,10 +145,12 @@ def audit(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | N
     for t in targets.itertuples(index=False):
         row = {"key": t.key, "section": t.section, "label": t.label, "published": t.value,
                "computed": math.nan, "decimals": int(t.decimals), "source": t.source, "shown as": None, "note": ""}
-        if t.statistic in ("reported", "calibration"):
+        if t.statistic in ("reported", "calibration") or t.statistic.startswith("risk_ratio"):
             # reported: a design fact no patient file yields; calibration: a setting of the
-            # synthetic-cohort generator (an assumption), not a statistic of the data.
-            rows.append({**row, "status": STATUS_REPORTED if t.statistic == "reported" else STATUS_ASSUMED})
+            # synthetic-cohort generator (an assumption), not a statistic of the data; risk ratios:
+            # the follow-on paper, compared with this project's stand-in outcomes in the fidelity report.
+            status = {"reported": STATUS_REPORTED, "calibration": STATUS_ASSUMED}.get(t.statistic, STATUS_FOLLOW_ON)
+            rows.append({**row, "status": status})
             continue
         if t.statistic == "mcid_pct":
             row["note"] = parameter_note(t.variable, params, calibration)

@@ -13,6 +13,7 @@ import warnings
 import pandas as pd
 from IPython.display import Markdown, display
 
+from .. import markdown
 from .. import params as study
 from ..data.cohort import load_cohort
 from . import disclosure
@@ -84,24 +85,6 @@ def format_p(p: float) -> str:
     return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
 
 
-def markdown_table(table: pd.DataFrame, decimals: dict[str, int] | int = 1) -> str:
-    """A pipe table of `table` (its index included when named), floats at `decimals`."""
-    frame = table.reset_index() if table.index.name or isinstance(table.index, pd.MultiIndex) else table
-    def cell(column, value):
-        if pd.api.types.is_scalar(value) and pd.isna(value):
-            return ""
-        if isinstance(value, float):
-            places = decimals.get(column, 1) if isinstance(decimals, dict) else decimals
-            return f"{value:.{places}f}"
-        return str(value).replace("|", "\\|").replace("\n", " ")
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" if pd.api.types.is_numeric_dtype(frame[c]) is False else "--:"
-                          for c in frame.columns) + "|"
-    body = ["| " + " | ".join(cell(c, v) for c, v in zip(frame.columns, row)) + " |"
-            for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
-
-
 def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str, int] | int = 1,
                csv: bool = True) -> None:
     """Display a numbered, captioned table (MyST `table` directive) with a CSV download link.
@@ -110,7 +93,7 @@ def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str,
     """
     if not re.fullmatch(r"tbl-[a-z0-9-]+", name):
         raise ValueError(f"table name {name!r} must look like 'tbl-some-name'")
-    text = f":::{{table}} {caption}\n:name: {name}\n:align: left\n\n{markdown_table(table, decimals)}\n:::\n"
+    text = f":::{{table}} {caption}\n:name: {name}\n:align: left\n\n{markdown.table(table, decimals)}\n:::\n"
     if _has_labels(table):
         k = study.current().disclosure.k
         text += (f"\n*<{k}: fewer than {k} patients; {disclosure.WITHHELD}: not shown so that a small count "

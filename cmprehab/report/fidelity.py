@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats as _scipy_stats
 
 from .. import config
+from ..markdown import table
 from .. import params as study
 from ..analysis.stats import mcid_reached, round_half_up
 from ..data import targets as targets_file
@@ -111,20 +112,25 @@ class RiskRatio:
     source: str = "F"
 
 
-RISK_RATIOS = [
-    RiskRatio("pain_duration_health", "Shortest pain duration (vs > 5 years)", "improved overall health",
-              1.61, 1.13, 2.29, "eqvas", "pain duration < 1 year", "pain duration > 5 years"),
-    RiskRatio("anxiety_health", "Anxiety/depression (vs none)", "improved overall health",
-              1.48, 1.16, 1.88, "eqvas", "anxiety_depression = 1", "anxiety_depression = 0"),
-    RiskRatio("severe_pain_health", "Severe pain (vs better baseline)", "improved overall health",
-              1.48, 1.03, 2.15, "eqvas", f"NPRS at start ≥ {SEVERE_NPRS}", f"NPRS at start < {SEVERE_NPRS}"),
-    RiskRatio("widespread_pain_reduction", "Regional/generalized pain (vs localized)", "rated pain reduction",
-              0.64, 0.41, 1.00, "nprs", "regional or generalized pain", "localized pain"),
-    RiskRatio("moderate_pain_management", "Moderate baseline pain (vs mild)", "improved pain management",
-              0.86, 0.77, 0.97, None),
-    RiskRatio("severe_pain_management", "Severe baseline pain (vs mild)", "improved pain management",
-              0.86, 0.74, 1.00, None),
-]
+#: How this schema expresses each published risk ratio (this project's assumption): the measure
+#: whose 1-year MCID stands in for the outcome (None: not expressible), the exposed and reference groups.
+STAND_INS = {
+    "pain_duration_health": ("eqvas", "pain duration < 1 year", "pain duration > 5 years"),
+    "anxiety_health": ("eqvas", "anxiety_depression = 1", "anxiety_depression = 0"),
+    "severe_pain_health": ("eqvas", f"NPRS at start ≥ {SEVERE_NPRS}", f"NPRS at start < {SEVERE_NPRS}"),
+    "widespread_pain_reduction": ("nprs", "regional or generalized pain", "localized pain"),
+    "moderate_pain_management": (None, "", ""),
+    "severe_pain_management": (None, "", ""),
+}
+
+
+def _risk_ratios() -> list[RiskRatio]:
+    """The published risk ratios (data/published.csv) with this project's stand-ins."""
+    return [RiskRatio(r.key, r.predictor, r.outcome, r.rr, r.low, r.high, *STAND_INS[r.key], source=r.source)
+            for r in targets_file.risk_ratios()]
+
+
+RISK_RATIOS = _risk_ratios()
 #: What stands in for each published outcome (this project's assumption).
 STAND_IN_OUTCOMES = {"eqvas": "reaching the MCID on EQ-VAS at 1 year", "nprs": "reaching the MCID on NPRS at 1 year"}
 NOT_EXPRESSIBLE = ("the cohort has no follow-up value of the ability to reduce pain (pain_management is "
@@ -401,20 +407,19 @@ def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = 
     return report
 
 
+def applies(cohort: pd.DataFrame) -> bool:
+    """Whether the report describes this cohort: only the generator's own synthetic file."""
+    return bool(getattr(cohort.attrs.get("fingerprint"), "synthetic", False))
+
+
+def shown(report: pd.DataFrame) -> pd.DataFrame:
+    """The report for reading: whether each target is met as yes, no or n/a (not expressible)."""
+    return report.assign(met=[("n/a" if value is pd.NA else "yes" if value else "no") for value in report["met"]])
+
+
 def markdown(report: pd.DataFrame) -> str:
     """The report as a Markdown table."""
-    def cell(value):
-        if value is pd.NA:
-            text = "n/a"
-        elif isinstance(value, (bool, np.bool_)):
-            text = "yes" if value else "no"
-        else:
-            text = str(value)
-        return text.replace("|", "\\|")
-    columns = list(report.columns)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in report.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    return table(shown(report)) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -309,10 +309,24 @@ def audit(cohort: pd.DataFrame) -> dict[str, Result]:
                          (audit_module.STATUS_WITHHELD, "n_withheld")):
         page.count(name, int(counts.get(status, 0)), "audit.audit")
     page.count("n_targets", len(table), "audit.audit")
+    page.count("n_follow_on", int(counts.get(audit_module.STATUS_FOLLOW_ON, 0)), "audit.audit")
+    page.text("fidelity_summary", _fidelity_summary(cohort), "fidelity.fidelity_report")
     checked = table[table["section"].isin(["baseline", "interventions"])]
     page.count("n_checked_baseline", len(checked), "audit.audit")
     page.count("n_match_baseline", int((checked["status"] == audit_module.STATUS_MATCH).sum()), "audit.audit")
     return page.results
+
+
+def _fidelity_summary(cohort: pd.DataFrame) -> str:
+    from . import fidelity
+
+    if not fidelity.applies(cohort):
+        return ("This build does not run on the generator's synthetic cohort, so its fidelity report does not "
+                "apply: the numbers on these pages are the data's own.")
+    met = fidelity.fidelity_report(cohort)["met"]
+    expressible = met.dropna()
+    return (f"On this synthetic cohort {int(expressible.sum())} of {len(expressible)} calibration targets are met; "
+            f"{int(met.isna().sum())} published results cannot be expressed on this schema.")
 
 
 def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
