@@ -90,6 +90,12 @@ class Params(_Strict):
         default = DEFAULTS.flat()
         return [Change(name, value, default[name]) for name, value in self.flat().items() if value != default[name]]
 
+    def beside_defaults(self) -> list[dict[str, str]]:
+        """Every parameter with its value and default, as text, and whether it was changed."""
+        default = DEFAULTS.flat()
+        return [{"parameter": name, "value": _show(value), "default": _show(default[name]),
+                 "changed": "yes" if value != default[name] else ""} for name, value in self.flat().items()]
+
     def describe_changes(self) -> str:
         """'' when every parameter has its default, else one phrase naming each change."""
         return "; ".join(f"{c.name} = {_show(c.value)} (default {_show(c.default)})" for c in self.changes())

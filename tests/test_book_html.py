@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from html.parser import HTMLParser
@@ -29,13 +30,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cmprehab.instruments import INSTRUMENTS
-from cmprehab import config
-from cmprehab.data import targets
-from cmprehab.report import audit as reproduction, results, tables
+from cmprehab import config, params
 from cmprehab.data.cohort import load_cohort
-from conftest import BUILD_ENV
+from cmprehab.instruments import INSTRUMENTS
 from cmprehab.provenance import DataFingerprint, data_fingerprint
+from cmprehab.report import audit as reproduction
+from cmprehab.report import results, tables
+from conftest import BUILD_ENV
 
 ROOT = config.ROOT
 OTHER_SEED, OTHER_N = 7, 300
@@ -56,16 +57,18 @@ def tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def run(args: list[str], data: Path | None, timeout: int) -> subprocess.CompletedProcess:
+def run(args: list[str], data: Path | None, timeout: int, set_values: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in BUILD_ENV}
     if data is not None:
         env[config.DATA_ENV_VAR] = str(data)
+    if set_values:
+        env[params.SET_ENV_VAR] = set_values
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
-def build_book(output: Path, data: Path | None) -> Path:
-    result = run(["cmprehab.build", "--output", str(output)], data, BUILD_TIMEOUT)
+def build_book(output: Path, data: Path | None, set_values: str = "") -> Path:
+    result = run(["cmprehab.build", "--output", str(output)], data, BUILD_TIMEOUT, set_values)
     if result.returncode != 0:
         pytest.fail(f"book build (data: {data or 'default'}) exited {result.returncode}\n"
                     f"--- stdout (tail) ---\n{tail(result.stdout)}\n--- stderr (tail) ---\n{tail(result.stderr)}",
@@ -84,14 +87,29 @@ class Site:
     data: Path
     cohort: object = field(repr=False)
     fingerprint: DataFingerprint
+    set_values: str = ""   # study parameters changed for this build ($CMPREHAB_SET)
+
+    @contextmanager
+    def parameters(self):
+        """The study parameters of this build, for computing what its pages should show."""
+        saved = os.environ.get(params.SET_ENV_VAR)
+        os.environ[params.SET_ENV_VAR] = self.set_values
+        try:
+            yield params.current()
+        finally:
+            os.environ.pop(params.SET_ENV_VAR)
+            if saved is not None:
+                os.environ[params.SET_ENV_VAR] = saved
 
     def results(self, page: str) -> dict:
         """What cmprehab.results gives for a chapter (by its file stem)."""
-        return PAGE_RESULTS[page](self.cohort)
+        with self.parameters():
+            return PAGE_RESULTS[page](self.cohort)
 
     @cached_property
     def audit(self):
-        return reproduction.audit(self.cohort)
+        with self.parameters():
+            return reproduction.audit(self.cohort)
 
     def page(self, name: str) -> "Page":
         return Page(self.root / "chapters" / f"{name}.html")
@@ -118,7 +136,19 @@ def other_site(tmp_path_factory) -> Site:
     return Site("other", root, data, load_cohort(data), data_fingerprint(data))
 
 
-@pytest.fixture(scope="module", params=["default", "other"])
+#: The changed study parameter of the third build.
+CHANGED = "mcid.nprs.threshold=1"
+
+
+@pytest.fixture(scope="module")
+def changed_site(tmp_path_factory) -> Site:
+    """The committed cohort under another MCID: the pages must follow the parameter."""
+    root = build_book(tmp_path_factory.mktemp("book-changed"), data=None, set_values=CHANGED)
+    return Site("changed", root, config.DEFAULT_COHORT, load_cohort(config.DEFAULT_COHORT),
+                data_fingerprint(config.DEFAULT_COHORT), set_values=CHANGED)
+
+
+@pytest.fixture(scope="module", params=["default", "other", "changed"])
 def site(request) -> Site:
     return request.getfixturevalue(f"{request.param}_site")
 
@@ -402,3 +432,49 @@ def test_no_error_output_on_any_page(site):
     found = [(path.name, marker) for path in site.pages()
              for marker in ERROR_MARKERS if marker in path.read_text(encoding="utf-8")]
     assert not found, f"error or stderr output in the book: {found}"
+
+
+# --- a changed study parameter -----------------------------------------------------------
+
+def audit_rows(site: Site) -> dict[str, dict]:
+    """Every row of the audit tables by its label: {label: {column: cell}}."""
+    found = {}
+    for name, table in site.page("06_audit").elements.tables.items():
+        if name.startswith("tbl-audit"):
+            header = table["rows"][0]
+            for row in table["rows"][1:]:
+                found[row[0]] = dict(zip(header, row))
+    return found
+
+
+def test_a_changed_mcid_reaches_the_audit_with_its_reason(changed_site, default_site):
+    rows = audit_rows(changed_site)
+    discharge = rows["NPRS: reached MCID at discharge, %"]
+    assert discharge["status"] == reproduction.STATUS_DIFF
+    assert "mcid.nprs" in discharge["note"] and "1 points" in discharge["note"]
+    assert discharge["computed"] != audit_rows(default_site)["NPRS: reached MCID at discharge, %"]["computed"]
+    # What the parameter does not touch still matches.
+    for section in ("baseline", "interventions"):
+        table = changed_site.page("06_audit").table(f"tbl-audit-{section}")
+        header = table["rows"][0]
+        assert {row[header.index("status")] for row in table["rows"][1:]} == {reproduction.STATUS_MATCH}, section
+    for measure in ("DRI", "EQ-VAS"):
+        assert rows[f"{measure}: reached MCID at discharge, %"]["status"] == reproduction.STATUS_MATCH
+
+
+def test_a_changed_mcid_is_named_on_every_page_and_in_the_methods(changed_site, default_site):
+    for path in changed_site.pages():
+        banner = re.findall(r'<div class="data-notice\b.*?</div>', path.read_text(encoding="utf-8"), re.DOTALL)
+        assert banner and "mcid.nprs.threshold = 1 (default 2)" in strip_tags(banner[0]), path.name
+    assert "Study parameters changed" not in strip_tags(default_site.page("00_overview").html)
+    methods = changed_site.page("02_methods").text
+    assert "a decrease of at least 1 points, set in this build's study parameters" in methods
+    provenance_rows = changed_site.page("09_provenance").table("tbl-parameters")["rows"]
+    assert ["mcid.nprs.threshold", "1", "2", "yes"] in provenance_rows
+
+
+def test_a_changed_mcid_changes_the_outcome_shares(changed_site, default_site):
+    changed, default = dict(glued(changed_site, "05_outcomes")), dict(glued(default_site, "05_outcomes"))
+    assert changed["threshold_nprs"] == "1 points" and default["threshold_nprs"] == "2 points"
+    assert changed["mcid_nprs_discharge"] != default["mcid_nprs_discharge"]
+    assert changed["mcid_dri_discharge"] == default["mcid_dri_discharge"]
