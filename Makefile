@@ -37,7 +37,7 @@ ifdef SET
 export CMPREHAB_SET := $(SET)
 endif
 
-.PHONY: venv vendor book test clean distclean
+.PHONY: venv vendor book test test-fast clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -68,6 +68,10 @@ book: venv vendor
 # venv). loadfile keeps a notebook's cells on one worker. $CMPREHAB_DATA reaches the kernels.
 test: venv vendor
 	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env tests chapters
+
+# The unit tests alone: no book build, no notebook execution.
+test-fast: venv
+	$(PY) -m pytest -n 2 tests --ignore=tests/test_book_html.py --ignore=tests/test_book_confidential.py
 
 clean:
 	rm -rf _build .pytest_cache $(MATHJAX_DIR) node_modules
