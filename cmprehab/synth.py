@@ -2,7 +2,7 @@
 
     python -m cmprehab.synth --seed 20211021 --n 274 --out data/cohort.csv
 
-Every choice here is synthetic, not a finding of the study. `python -m cmprehab.fidelity`
+Every choice here is synthetic, not a finding of the study. `python -m cmprehab.report.fidelity`
 prints, for a cohort, each target below with its kind, source, accepted range, measured
 value and whether it is met.
 

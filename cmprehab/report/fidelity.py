@@ -1,6 +1,6 @@
 """How faithful a cohort is to what is known: a table of every calibration target and whether it is met.
 
-    python -m cmprehab.fidelity [cohort.csv]
+    python -m cmprehab.report.fidelity [cohort.csv]
 
 Three kinds of target (the column `kind`):
 
