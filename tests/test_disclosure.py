@@ -103,7 +103,7 @@ def test_patients_per_number_of_categories_is_a_protected_partition(real):
     assert len(hidden) >= 2 and sum(hidden) >= K
 
 
-def table1_cell(frame, characteristic_start, level=""):
+def baseline_cell(frame, characteristic_start, level=""):
     rows = frame.index[frame["Characteristic"].str.startswith(characteristic_start)]
     start = rows[0]
     end = next((i for i in frame.index if i > start and frame.loc[i, "Characteristic"]), len(frame))
@@ -111,27 +111,27 @@ def table1_cell(frame, characteristic_start, level=""):
     return block[block["Level"] == level].iloc[0] if level else block.iloc[0]
 
 
-def test_table1_hides_small_cells_and_extremes(real):
+def test_the_baseline_table_hides_small_cells_and_extremes(real):
     real["smoker"] = 0
     real.loc[:1, "smoker"] = 1
     real["pain_distribution"] = pd.Categorical(["localized"] * 13 + ["regional"] * 14 + ["generalized"] * 2
                                                + [None], categories=config.CATEGORIES["pain_distribution"])
-    frame = tables.table1_frame(real)
+    frame = tables.baseline_table(real)
     value = frame.columns[-1]
-    assert table1_cell(frame, "Smokers")[value] == SMALL
-    assert table1_cell(frame, "Pain distribution", "Generalized")[value] == SMALL
+    assert baseline_cell(frame, "Smokers")[value] == SMALL
+    assert baseline_cell(frame, "Pain distribution", "Generalized")[value] == SMALL
     # One missing value (<5) and two generalized: the smallest other cell hides them.
-    assert table1_cell(frame, "Pain distribution")["Missing"] == SMALL
-    assert table1_cell(frame, "Pain distribution", "Localized")[value] == WITHHELD
-    age = table1_cell(frame, "Age range")
+    assert baseline_cell(frame, "Pain distribution")["Missing"] == SMALL
+    assert baseline_cell(frame, "Pain distribution", "Localized")[value] == WITHHELD
+    age = baseline_cell(frame, "Age range")
     assert "5th–95th percentile" in age["Characteristic"]
     low, high = real["age"].quantile([0.05, 0.95])
     assert age[value] == f"{low:.0f}–{high:.0f}"
     # A required column has no missing values by the schema: nothing to count, nothing shown.
-    assert table1_cell(frame, "BMI")["Missing"] == ""
+    assert baseline_cell(frame, "BMI")["Missing"] == ""
 
 
-def test_the_audit_never_shows_what_table1_hides(real):
+def test_the_audit_never_shows_what_the_baseline_table_hides(real):
     real["pain_distribution"] = pd.Categorical(["localized"] * 13 + ["regional"] * 14 + ["generalized"] * 2
                                                + [None], categories=config.CATEGORIES["pain_distribution"])
     audit = reproduction.audit(real).set_index("key")

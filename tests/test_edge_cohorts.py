@@ -76,7 +76,7 @@ def test_every_quoted_value_has_a_text(edge):
 
 
 def test_every_table_builds(edge):
-    tables.table1_frame(edge)
+    tables.baseline_table(edge)
     for make in (tables.interventions, tables.interventions_per_patient, tables.program, tables.outcomes_over_time,
                  tables.mcid, tables.change_tests, tables.follow_up):
         make(edge)
@@ -94,8 +94,8 @@ def test_every_figure_draws(edge):
         plt.close("all")
 
 
-def test_an_empty_column_is_named_as_such_in_table1(default_cohort):
-    frame = tables.table1_frame(empty(default_cohort, "physically_active"))
+def test_an_empty_column_is_named_as_such_in_the_baseline_table(default_cohort):
+    frame = tables.baseline_table(empty(default_cohort, "physically_active"))
     row = frame[frame["Characteristic"].str.startswith("Physically active")].iloc[0]
     assert row.iloc[-1] == tables.NO_VALUES and row["Missing"] == len(default_cohort)
 

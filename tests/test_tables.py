@@ -184,9 +184,9 @@ def test_change_tests_pairs_and_p_values(cohort):
             assert -1 <= row[-1] <= 1  # rank-biserial r
 
 
-# --- Table 1 -----------------------------------------------------------------------
+# --- The baseline table -----------------------------------------------------------------------
 
-def table1_missing(frame: pd.DataFrame) -> dict[str, int]:
+def baseline_missing(frame: pd.DataFrame) -> dict[str, int]:
     """Characteristic (as labelled) -> Missing, for the first row of each variable."""
     named = frame[frame["Characteristic"] != ""]
     return dict(zip(named["Characteristic"], named["Missing"].astype(int)))
@@ -199,29 +199,29 @@ def row_for(missing: dict[str, int], label: str, kind: str) -> str:
     return matches[0]
 
 
-def test_table1_has_one_row_per_variable_and_real_missing_counts(cohort):
-    frame = tables.table1_frame(cohort)
+def test_baseline_table_has_one_row_per_variable_and_real_missing_counts(cohort):
+    frame = tables.baseline_table(cohort)
     assert frame.columns.tolist()[:3] == ["Characteristic", "Level", "Missing"]
     assert str(len(cohort)) in frame.columns[3]
-    missing = table1_missing(frame)
-    assert len(missing) == len(tables.TABLE1_ROWS)
+    missing = baseline_missing(frame)
+    assert len(missing) == len(tables.BASELINE_ROWS)
     data = derive(cohort)
-    for column, label, kind in tables.TABLE1_ROWS:
+    for column, label, kind in tables.BASELINE_ROWS:
         source = "age" if column == "age_range" else column
         assert missing[row_for(missing, label, kind)] == data[source].isna().sum(), label
     # The committed cohort has missing values, so the check above is not only 0 == 0.
     assert sum(missing.values()) > 0
 
 
-def test_table1_missing_follows_the_data(cohort):
+def test_baseline_missing_follows_the_data(cohort):
     changed = cohort.copy()
     changed.loc[changed.index[:7], "bmi"] = np.nan
-    missing = table1_missing(tables.table1_frame(changed))
+    missing = baseline_missing(tables.baseline_table(changed))
     assert missing[row_for(missing, "BMI, kg/m²", "mean")] == 7
 
 
-def test_table1_lists_every_category_level(cohort):
-    frame = tables.table1_frame(cohort)
+def test_baseline_table_lists_every_category_level(cohort):
+    frame = tables.baseline_table(cohort)
     levels = set(frame["Level"])
     for variable in ("pain_distribution", "main_pain_location"):
         assert {config.CATEGORY_LABELS[c] for c in config.CATEGORIES[variable]} <= levels

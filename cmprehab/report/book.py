@@ -18,7 +18,7 @@ from .. import params as study
 from ..data.cohort import load_cohort
 from . import disclosure
 from .figures import set_style
-from .results import UNPUBLISHED_NOTE
+from .results import DAGGER, UNPUBLISHED_NOTE
 
 
 #: The data this page shows (`provenance.DataFingerprint`), set by `setup()`.
@@ -28,10 +28,9 @@ _fingerprint = None
 def setup() -> pd.DataFrame:
     """Style every figure, silence known third-party deprecations, load and validate the cohort."""
     global _fingerprint
-    # tableone 0.9.6 on pandas 3 and seaborn 0.13 on matplotlib 3.11 warn about their own internals.
+    # tableone 0.9.6 on pandas 3 warns about its own internals.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="tableone")
     warnings.filterwarnings("ignore", category=FutureWarning, module="tableone")
-    warnings.filterwarnings("ignore", message=".*vert.*", category=DeprecationWarning)
     pd.set_option("display.precision", 1)
     set_style()
     cohort = load_cohort()
@@ -115,11 +114,15 @@ def _has_labels(table: pd.DataFrame) -> bool:
     return bool(table.isin(labels).any().any())
 
 
-def show_figure(fig) -> None:
+def show_figure(fig, unpublished: str = "") -> None:
     """Display a figure, marked with the data it shows, once, and free it (the cell's metadata gives
-    its caption and alt text)."""
+    its caption and alt text). `unpublished` names what the figure shows that the publications never
+    reported; on synthetic data the mark says so."""
     import matplotlib.pyplot as plt
 
-    fig.text(0.995, 0.003, data_mark(), ha="right", va="bottom", fontsize=7, color="0.35")
+    mark = data_mark()
+    if unpublished and _fingerprint is not None and _fingerprint.synthetic:
+        mark += f"\n{DAGGER} not published, invented by the generator: {unpublished}"
+    fig.text(0.995, 0.003, mark, ha="right", va="bottom", fontsize=7, color="0.35")
     display(fig)
     plt.close(fig)

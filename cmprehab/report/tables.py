@@ -21,8 +21,8 @@ from ..params import Params
 from . import disclosure
 from .disclosure import WITHHELD, Policy
 
-#: Table 1 rows: column, label, kind ("mean", "median", "range", "yes" for 0/1, "levels").
-TABLE1_ROWS = [
+#: Rows of the baseline table (the paper's Table 2): column, label, kind ("mean", "median", "range", "yes" for 0/1, "levels").
+BASELINE_ROWS = [
     ("age", "Age, years", "mean"),
     ("age_range", "Age, years", "range"),
     ("sex", "Women", "female"),
@@ -46,7 +46,7 @@ _SUFFIX = {"mean": "mean (SD)", "median": "median [Q1,Q3]", "range": "minimum–
            "yes": "n (%)", "female": "n (%)", "levels": "n (%)"}
 #: Levels counted for each kind of categorical row (1.0 = "yes" of a 0/1 variable).
 _LEVELS = {"yes": [1.0, 0.0], "female": ["female", "male"]}
-#: Derived Table 1 rows and the column they come from (whether it may be empty).
+#: Derived baseline rows and the column they come from (whether it may be empty).
 _SOURCE = {"age_range": "age", "low_pain_management": "pain_management"}
 NO_VALUES = "no values in this file"
 
@@ -55,18 +55,18 @@ def _row_key(label: str, kind: str) -> str:
     return label.replace("Age", "Age range") if kind == "range" else label
 
 
-def table1(cohort: pd.DataFrame, rows: list[tuple[str, str, str]] | None = None):
+def baseline_tableone(cohort: pd.DataFrame, rows: list[tuple[str, str, str]] | None = None):
     """Baseline characteristics with tableone: n and missing per variable, valid-n percentages.
 
-    `rows` defaults to every TABLE1_ROWS entry; tableone cannot summarise a variable
-    without any value, so `table1_frame` passes only those that have one.
+    `rows` defaults to every BASELINE_ROWS entry; tableone cannot summarise a variable
+    without any value, so `baseline_table` passes only those that have one.
     """
     from tableone import TableOne
 
     data = derive(cohort)
     data["age_range"] = data["age"]
     frame, labels, order, limit = pd.DataFrame(index=data.index), {}, {}, {}
-    for column, label, kind in rows or TABLE1_ROWS:
+    for column, label, kind in rows or BASELINE_ROWS:
         values = data[column]
         if kind == "yes":
             values = pd.Categorical(values.map({1.0: "Yes", 0.0: "No"}), categories=["Yes", "No"])
@@ -80,7 +80,7 @@ def table1(cohort: pd.DataFrame, rows: list[tuple[str, str, str]] | None = None)
         frame[key] = values
         labels[column] = key
     columns = list(frame.columns)
-    kinds = {labels[c]: k for c, _, k in rows or TABLE1_ROWS}
+    kinds = {labels[c]: k for c, _, k in rows or BASELINE_ROWS}
     with warnings.catch_warnings():
         # tableone 0.9.6 on pandas 3 warns about its own internals (Pandas4Warning).
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -259,8 +259,8 @@ def describe_share(intervals: list[tuple[float, float]]) -> str:
     return "a share that differs by measure: some confidence intervals include 50 %, others do not"
 
 
-def table1_frame(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
-    """Table 1 as a flat frame (characteristic, level, missing, all patients) for display and CSV.
+def baseline_table(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
+    """The baseline table (the paper's Table 2) as a flat frame (characteristic, level, missing, all patients) for display and CSV.
 
     A variable without any value gets one row saying so. Under disclosure control,
     each variable's levels and missing values form one partition (`disclosure.protect`),
@@ -270,12 +270,12 @@ def table1_frame(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataF
     policy = _policy(cohort, policy)
     data = derive(cohort)
     data["age_range"] = data["age"]
-    present = [row for row in TABLE1_ROWS if data[row[0]].notna().any()]
+    present = [row for row in BASELINE_ROWS if data[row[0]].notna().any()]
     value = f"All patients (n = {len(cohort)})"
-    frame = table1(cohort, present).tableone.reset_index() if present else pd.DataFrame()
+    frame = baseline_tableone(cohort, present).tableone.reset_index() if present else pd.DataFrame()
     frame.columns = ["Characteristic", "Level", "Missing", value][: len(frame.columns)]
     pieces = []
-    for column, label, kind in TABLE1_ROWS:
+    for column, label, kind in BASELINE_ROWS:
         key = _row_key(label, kind)
         rows = frame[frame["Characteristic"].str.startswith(key + ",")].copy() if len(frame) else frame
         if rows.empty:
@@ -289,7 +289,7 @@ def table1_frame(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataF
             rows = _every_level(rows, column, kind, value)
         rows["Missing"] = [int(data[column].isna().sum())] + [""] * (len(rows) - 1)
         if policy.active and rows[value].iloc[0] != NO_VALUES:  # "no values" tells nothing of a patient
-            rows = _protect_table1_rows(rows, data, column, kind, value, policy)
+            rows = _protect_baseline_rows(rows, data, column, kind, value, policy)
         pieces.append(rows)
     frame = pd.concat(pieces, ignore_index=True)
     frame["Characteristic"] = frame["Characteristic"].where(~frame["Characteristic"].duplicated(), "")
@@ -325,9 +325,9 @@ def _every_level(rows: pd.DataFrame, column: str, kind: str, value: str) -> pd.D
                          for level in wanted])
 
 
-def _protect_table1_rows(rows: pd.DataFrame, data: pd.DataFrame, column: str, kind: str, value: str,
+def _protect_baseline_rows(rows: pd.DataFrame, data: pd.DataFrame, column: str, kind: str, value: str,
                          policy: Policy) -> pd.DataFrame:
-    """One variable's rows of Table 1 with its small cells replaced by their labels."""
+    """One variable's rows of the baseline table with its small cells replaced by their labels."""
     rows = rows.astype(object)
     values = data[column]
     empty_allowed = may_be_empty(column)
