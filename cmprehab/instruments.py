@@ -12,6 +12,20 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class LiteratureMcid:
+    """A threshold from the literature, marked in the threshold-sensitivity analysis."""
+    value: float              # in the scale's units, or percent of the start value
+    definition: str           # "absolute", "percent", or "half_sd" (half the baseline SD; value unused)
+    basis: str                # where it comes from, in words
+    cite: str | None          # citation key (references.bib)
+
+    def describe(self, unit: str) -> str:
+        if self.definition == "half_sd":
+            return "half the baseline SD"
+        return f"{self.value:g} %" if self.definition == "percent" else f"{self.value:g} {unit}"
+
+
+@dataclass(frozen=True)
 class Instrument:
     stem: str                 # column stem: <stem>_start, <stem>_discharge, <stem>_1y
     short: str                # abbreviation in tables and figures
@@ -28,6 +42,7 @@ class Instrument:
     default_mcid: float       # improvement that counts as clinically important, by default
     mcid_basis: str           # where the default comes from, in words (its citation follows)
     mcid_cite: str | None     # citation key of that source (None: this project's assumption)
+    literature: tuple[LiteratureMcid, ...] = ()  # thresholds reported elsewhere, for sensitivity
 
     @property
     def direction(self) -> int:
@@ -57,13 +72,22 @@ class Instrument:
 INSTRUMENTS: dict[str, Instrument] = {i.stem: i for i in (
     Instrument("nprs", "NPRS", "Numeric Pain Rating Scale", "Pain", 0, 10, "points", 0, False,
                "no pain", "worst imaginable pain", None, 2.0,
-               'the change that patients with chronic pain rated "much improved"', "farrar2001"),
+               'the change that patients with chronic pain rated "much improved"', "farrar2001",
+               (LiteratureMcid(1, "absolute", "minimal change in chronic musculoskeletal pain", "salaffi2004"),
+                LiteratureMcid(2, "absolute", '"much improved"', "farrar2001"),
+                LiteratureMcid(30, "percent", '"much improved"', "farrar2001"),
+                LiteratureMcid(33, "percent", '"much better" in chronic musculoskeletal pain', "salaffi2004"),
+                LiteratureMcid(50, "percent", "substantial improvement", "dworkin2008"))),
     Instrument("dri", "DRI", "Disability Rating Index, the mean of 12 visual analogue scales", "Disability", 0, 100, "mm", 1, False,
                "no difficulty", "cannot do at all", "salen1994", 10.0,
-               "this project's assumption, as no MCID of the DRI has been published", None),
+               "this project's assumption, as no MCID of the DRI has been published", None,
+               (LiteratureMcid(0, "half_sd", "distribution-based: half a standard deviation", "norman2003"),)),
     Instrument("eqvas", "EQ-VAS", "EQ-5D visual analogue scale", "Overall health", 0, 100, "mm", 0, True,
                "worst imaginable health", "best imaginable health", "euroqol1990", 10.0,
-               "the upper end of the 7 to 10 points reported as important", "pickard2007"),
+               "the upper end of the 7 to 10 points reported as important", "pickard2007",
+               (LiteratureMcid(7, "absolute", "lower end of the important range", "pickard2007"),
+                LiteratureMcid(8, "absolute", "in pulmonary rehabilitation", "zanini2015"),
+                LiteratureMcid(10, "absolute", "upper end of the important range", "pickard2007"))),
 )}
 
 

@@ -57,9 +57,20 @@ class Disclosure(_Strict):
     min_patients: int = Field(ge=1, description="smaller cohorts are refused")
 
 
+#: Baseline columns a model of being measured may use (complete at baseline by the schema, or nearly so).
+COVARIATES = ("age", "sex", "bmi", "smoker", "pain_duration_days", "anxiety_depression", "n_goals",
+              "n_sessions", "program_days", "pain_distribution", "pain_management")
+
+
+class FollowUp(_Strict):
+    smd_flag: float = Field(gt=0, le=2, description="|SMD| above which a characteristic is imbalanced")
+    ipw_covariates: list[Literal[COVARIATES]] = Field(min_length=1)
+
+
 class Params(_Strict):
     mcid: dict[Literal[tuple(INSTRUMENTS)], McidRule]
     confidence: float = Field(gt=0, lt=1)
+    follow_up: FollowUp
     disclosure: Disclosure
 
     @model_validator(mode="after")
@@ -112,11 +123,15 @@ class Change:
 DEFAULTS = Params(
     mcid={stem: McidRule(threshold=i.default_mcid) for stem, i in INSTRUMENTS.items()},
     confidence=0.95,
+    follow_up=FollowUp(smd_flag=0.1, ipw_covariates=["age", "sex", "pain_duration_days", "anxiety_depression",
+                                                     "n_sessions"]),
     disclosure=Disclosure(k=5, min_patients=20),
 )
 
 
 def _show(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -141,16 +156,20 @@ def _set(tree: dict, dotted: str, value, where: str) -> None:
 
 
 def parse_overrides(text: str) -> list[tuple[str, object]]:
-    """'mcid.nprs.threshold=1 confidence=0.9' -> [(name, value)], values read as YAML scalars."""
+    """'mcid.nprs.threshold=1 confidence=0.9' -> [(name, value)]: pairs separated by spaces or
+    semicolons, values read as YAML (a list without spaces: follow_up.ipw_covariates=[age,sex])."""
     pairs = []
-    for item in re.split(r"[\s,;]+", text.strip()):
+    for item in re.split(r"[\s;]+", text.strip()):
         if not item:
             continue
         name, sep, value = item.partition("=")
         if not sep or not re.fullmatch(r"[a-z_]+(\.[a-z_0-9]+)*", name):
             raise ParamsError(f"${SET_ENV_VAR}: {item!r} is not of the form name=value "
                               "(for example mcid.nprs.threshold=1)")
-        pairs.append((name, yaml.safe_load(value)))
+        try:
+            pairs.append((name, yaml.safe_load(value)))
+        except yaml.YAMLError:
+            raise ParamsError(f"${SET_ENV_VAR}: the value of {name!r} is not valid: {value!r}") from None
     return pairs
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cmprehab import build, config
+from cmprehab import build, config, params
 from cmprehab.provenance import data_fingerprint, sidecar_path
 
 
@@ -166,3 +166,22 @@ def test_make_passes_a_relative_data_path_on_absolute():
     shown = subprocess.run(["make", "-s", "--eval", 'print-data: ; @echo "$$CMPREHAB_DATA"', "print-data"],
                            cwd=config.ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert shown.stdout.strip() == str(config.DEFAULT_COHORT)
+
+
+def test_bad_study_parameters_stop_the_build_before_anything_is_written(tmp_path, monkeypatch, fake, capsys):
+    output = tmp_path / "out"
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
+    monkeypatch.setenv(params.SET_ENV_VAR, "confidence=2")
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "bad parameters") == 1
+    assert "confidence" in capsys.readouterr().err
+    assert len(fake.seen) == 1 and site_text(output) == "site of default"
+
+
+def test_a_changed_parameter_drops_the_executed_results(tmp_path, monkeypatch, fake):
+    output = tmp_path / "out"
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
+    monkeypatch.setenv(params.SET_ENV_VAR, "mcid.nprs.threshold=1")
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "changed") == 0
+    assert fake.seen[-1]["cache"] is None
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "changed") == 0
+    assert fake.seen[-1]["cache"] == "changed"

@@ -1,0 +1,108 @@
+"""Study parameters: one documented file a reader edits, overrides per build, clear errors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from cmprehab import params
+from cmprehab.instruments import INSTRUMENTS
+
+
+def test_the_committed_file_holds_the_defaults():
+    """params.yml documents the defaults; a reader's edit then shows up as a change."""
+    assert params.load(params.DEFAULT_FILE, overrides="") == params.DEFAULTS
+    assert params.DEFAULTS.describe_changes() == ""
+
+
+def test_the_default_mcid_is_each_instruments_own():
+    for stem, instrument in INSTRUMENTS.items():
+        assert params.DEFAULTS.mcid[stem].threshold == instrument.default_mcid
+        assert params.DEFAULTS.mcid[stem].definition == "absolute"
+
+
+def test_single_values_change_by_their_dotted_names():
+    changed = params.load(overrides="mcid.nprs.threshold=1 mcid.nprs.definition=percent confidence=0.9")
+    assert changed.mcid["nprs"].threshold == 1 and changed.mcid["nprs"].definition == "percent"
+    assert changed.confidence == 0.9 and changed.ci_label == "90 % CI"
+    assert changed.mcid["dri"] == params.DEFAULTS.mcid["dri"]
+    names = [c.name for c in changed.changes()]
+    assert names == ["mcid.nprs.threshold", "mcid.nprs.definition", "confidence"]
+    assert "mcid.nprs.threshold = 1 (default 2)" in changed.describe_changes()
+    lists = params.load(overrides="follow_up.ipw_covariates=[age,bmi];follow_up.smd_flag=0.2")
+    assert lists.follow_up.ipw_covariates == ["age", "bmi"] and lists.follow_up.smd_flag == 0.2
+
+
+def test_another_file_replaces_the_defaults(tmp_path):
+    tree = params.DEFAULTS.model_dump()
+    tree["mcid"]["eqvas"]["threshold"] = 7
+    mine = tmp_path / "my-params.yml"
+    mine.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    assert params.load(mine, overrides="").mcid["eqvas"].threshold == 7
+    assert params.load(mine, overrides="mcid.eqvas.threshold=8").mcid["eqvas"].threshold == 8
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ("mcid.nprs.threshold=-1", ["mcid.nprs.threshold", "greater than 0", "-1"]),
+    ("mcid.nprs.threshold=150 mcid.nprs.definition=percent", ["mcid.nprs", "at most 100"]),
+    ("mcid.nprs.definition=relative", ["mcid.nprs.definition", "'absolute' or 'percent'"]),
+    ("confidence=1.5", ["confidence", "less than 1"]),
+    ("mcid.vas.threshold=3", ["'mcid.vas.threshold' is not a parameter"]),
+    ("threshold", ["not of the form name=value"]),
+    ("follow_up.ipw_covariates=[age,patient_id]", ["follow_up.ipw_covariates.1", "patient_id"]),
+    ("disclosure.k=0", ["disclosure.k", "greater than or equal to 1"]),
+])
+def test_a_bad_value_is_named_with_its_rule(overrides, words):
+    with pytest.raises(params.ParamsError) as caught:
+        params.load(overrides=overrides)
+    for word in words:
+        assert word in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("content, words", [
+    ("mcid: [1, 2\n", ["not valid YAML"]),
+    ("- 1\n- 2\n", ["expected the parameters as named values"]),
+    ("confidence: 0.95\n", ["mcid", "Field required"]),
+    (None, ["cannot read the study parameters"]),
+])
+def test_a_bad_file_is_named_with_its_problem(tmp_path, content, words):
+    path = tmp_path / "params.yml"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(params.ParamsError) as caught:
+        params.load(path, overrides="")
+    assert str(path) in str(caught.value)
+    for word in words:
+        assert word in str(caught.value), str(caught.value)
+
+
+def test_an_unknown_key_in_a_file_is_refused(tmp_path):
+    tree = params.DEFAULTS.model_dump()
+    tree["mcid"]["nprs"]["treshold"] = 3
+    path = tmp_path / "params.yml"
+    path.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    with pytest.raises(params.ParamsError, match="mcid.nprs.treshold"):
+        params.load(path, overrides="")
+
+
+def test_a_build_hands_its_parameters_on_resolved(monkeypatch, tmp_path):
+    """Kernels read what the build resolved, not the files (which may change during a build)."""
+    resolved = params.load(overrides="mcid.dri.threshold=5")
+    monkeypatch.setenv(params.RESOLVED_ENV_VAR, params.to_json(resolved))
+    monkeypatch.setenv(params.SET_ENV_VAR, "mcid.dri.threshold=20")
+    assert params.current() == resolved
+    assert json.loads(params.to_json(resolved))["mcid"]["dri"]["threshold"] == 5
+
+
+def test_current_follows_the_environment(monkeypatch):
+    assert params.current() == params.DEFAULTS
+    monkeypatch.setenv(params.SET_ENV_VAR, "confidence=0.8")
+    assert params.current().confidence == 0.8
+
+
+def test_parameters_beside_their_defaults():
+    rows = {r["parameter"]: r for r in params.load(overrides="mcid.nprs.threshold=1").beside_defaults()}
+    assert rows["mcid.nprs.threshold"] == {"parameter": "mcid.nprs.threshold", "value": "1", "default": "2",
+                                           "changed": "yes"}
+    assert rows["confidence"]["changed"] == ""
