@@ -48,7 +48,8 @@ PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
 ERROR_MARKERS = ["output_error", "Traceback", "output stderr", "Error in cell"]
 PAGE_RESULTS = {"00_overview": results.overview, "01_aims": results.aims, "02_methods": results.methods,
                 "03_baseline": results.baseline, "04_interventions": results.interventions,
-                "05_outcomes": results.outcomes, "08_audit": results.audit, "09_conclusions": results.conclusions}
+                "05_outcomes": results.outcomes, "08_audit": results.audit, "09_conclusions": results.conclusions,
+                "glossary": results.glossary}
 
 
 # --- building -----------------------------------------------------------------------

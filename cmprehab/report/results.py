@@ -179,8 +179,7 @@ def methods(cohort: pd.DataFrame) -> dict[str, Result]:
         page.text(f"mcid_{stem}", params.mcid[stem].describe(instrument.unit), "params.mcid")
         rule = mcid_rule_markdown(stem, params)
         page.add(f"mcid_{stem}_rule", rule, rule, "results.mcid_rule_markdown", markdown=True)
-        page.number(f"{stem}_lo", instrument.lo, "g", "instruments.INSTRUMENTS")
-        page.number(f"{stem}_hi", instrument.hi, "g", "instruments.INSTRUMENTS")
+        instrument_facts(page, stem)
     page.number("low_pm_max", LOW_PAIN_MANAGEMENT_MAX, "d", "LOW_PAIN_MANAGEMENT_MAX")
     page.number("confidence_pct", 100 * params.confidence, "g", "params.confidence")
     page.number("suppression_k", policy.k, "d", "params.disclosure")
@@ -190,6 +189,25 @@ def methods(cohort: pd.DataFrame) -> dict[str, Result]:
     page.text("data_description", fingerprint.description, "provenance.DataFingerprint")
     page.text("data_sha", fingerprint.short, "provenance.DataFingerprint")
     page.text("disclosure_policy", policy.describe(), "disclosure.Policy")
+    return page.results
+
+
+def instrument_facts(page: Page, stem: str) -> None:
+    """What a page says of an instrument, from its record: name, construct, scale and direction."""
+    instrument = INSTRUMENTS[stem]
+    unit = f" {instrument.unit}" if instrument.unit == "mm" else ""
+    page.text(f"{stem}_name", instrument.name, "instruments.INSTRUMENTS")
+    page.text(f"{stem}_construct", instrument.construct, "instruments.INSTRUMENTS")
+    page.text(f"{stem}_scale", f"from {instrument.lo:g} = {instrument.lo_means} to {instrument.hi:g}{unit} = "
+                               f"{instrument.hi_means}", "instruments.INSTRUMENTS")
+    page.text(f"{stem}_better", f"{instrument.better.capitalize()} is better", "instruments.INSTRUMENTS")
+
+
+def glossary(cohort: pd.DataFrame | None = None) -> dict[str, Result]:
+    """The instrument facts the glossary states, from the instrument records (the cohort is not used)."""
+    page = Page()
+    for stem in INSTRUMENTS:
+        instrument_facts(page, stem)
     return page.results
 
 
