@@ -286,6 +286,118 @@ def test_wilcoxon_no_pairs(start, later):
 
 
 # --------------------------------------------------------------------------
+# Hodges-Lehmann estimate and its signed-rank interval
+# --------------------------------------------------------------------------
+
+def walsh_by_brute_force(d):
+    """Every Walsh average (d_i + d_j) / 2, i <= j, sorted."""
+    d = np.asarray(d, dtype=float)
+    i, j = np.triu_indices(len(d))
+    return np.sort((d[i] + d[j]) / 2)
+
+
+def exact_k_by_enumeration(n, confidence):
+    """k of the exact interval from all 2**n sign patterns (independent of the module's recursion)."""
+    from itertools import product
+    sums = [sum(r for r, s in zip(range(1, n + 1), signs) if s) for signs in product((0, 1), repeat=n)]
+    sums = np.sort(sums)
+    alpha = 1 - confidence
+    k = 0
+    while k + 1 <= n * (n + 1) // 2 and np.mean(sums <= k) <= alpha / 2:  # P(T+ <= (k + 1) - 1)
+        k += 1
+    return k
+
+
+def test_hodges_lehmann_published_example():
+    # Hollander & Wolfe (1999), Example 3.1 (Hamilton depression scale, 9 patients): the
+    # estimate -0.46 and the interval (-0.786, -0.010) with achieved coverage 96.1 %, as
+    # R's wilcox.test(y, x, paired = TRUE, conf.int = TRUE) reproduces in its regression tests.
+    x = np.array([1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30])
+    y = np.array([0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29])
+    hl = S.hodges_lehmann(y - x, CONFIDENCE)
+    assert hl.estimate == pytest.approx(-0.46, abs=5e-4)
+    assert (hl.low, hl.high) == pytest.approx((-0.786, -0.010), abs=5e-4)
+    assert hl.achieved == pytest.approx(1 - 2 * 10 / 512) and round(hl.achieved, 3) == 0.961
+    assert (hl.n, hl.method) == (9, "exact")
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_hodges_lehmann_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(6, 13))
+    # integer scores with ties and zeros, or continuous values
+    d = rng.integers(-4, 5, n).astype(float) if seed % 2 else np.round(rng.normal(1, 3, n), 3)
+    hl = S.hodges_lehmann(d, CONFIDENCE)
+    walsh = walsh_by_brute_force(d)
+    k = exact_k_by_enumeration(n, CONFIDENCE)
+    assert hl.estimate == pytest.approx(np.median(walsh), abs=1e-9)
+    assert (hl.low, hl.high) == pytest.approx((walsh[k - 1], walsh[len(walsh) - k]), abs=1e-9)
+    assert hl.method == "exact" and hl.achieved >= CONFIDENCE
+
+
+@pytest.mark.parametrize("n,seed", [(26, 1), (60, 2), (400, 3)])
+def test_hodges_lehmann_normal_approximation_matches_brute_force(n, seed):
+    rng = np.random.default_rng(seed)
+    d = rng.integers(-5, 8, n).astype(float)  # heavy ties and zeros, as on the NPRS
+    hl = S.hodges_lehmann(d, CONFIDENCE)
+    walsh = walsh_by_brute_force(d)
+    m = len(walsh)
+    z = NormalDist().inv_cdf(0.975)
+    k = math.floor(m / 2 + 0.5 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24))
+    assert hl.method == "normal"
+    assert hl.estimate == pytest.approx(np.median(walsh))
+    assert (hl.low, hl.high) == pytest.approx((walsh[k - 1], walsh[m - k]))
+
+
+def _inside_by_test_inversion(d, mus, method, **kwargs):
+    """Whether the two-sided signed-rank test of d - mu does not reject at 5 %, for each mu."""
+    return np.array([scipy_stats.wilcoxon(d - mu, method=method, **kwargs).pvalue > 0.05 for mu in mus])
+
+
+@pytest.mark.parametrize("n,method,kwargs", [(12, "exact", {}), (40, "approx", {"correction": True})])
+def test_hodges_lehmann_interval_inverts_the_signed_rank_test(n, method, kwargs):
+    # Continuous data: the interval is the set of shifts mu the signed-rank test does not reject.
+    d = np.round(np.random.default_rng(n).normal(0.5, 2, n), 4)
+    hl = S.hodges_lehmann(d, CONFIDENCE)
+    walsh = walsh_by_brute_force(d)
+    mids = (walsh[:-1] + walsh[1:]) / 2  # one shift between each pair of neighbouring Walsh averages
+    mids = mids[np.diff(walsh) > 1e-9]
+    # the shifts near the two ends of the interval, where the decision changes
+    near = (np.abs(mids - hl.low) < 0.3 * np.ptp(d) / 10) | (np.abs(mids - hl.high) < 0.3 * np.ptp(d) / 10)
+    mids = mids[near] if n > 20 else mids
+    inside = (mids > hl.low) & (mids < hl.high)
+    assert inside.any() and (~inside).any()
+    np.testing.assert_array_equal(_inside_by_test_inversion(d, mids, method, **kwargs), inside)
+
+
+def test_hodges_lehmann_small_samples_and_missing():
+    # n = 5: P(T+ = 0) = 1/32 > 0.025, no 95 % interval exists; n = 6: [min, max] (1/64 <= 0.025).
+    hl = S.hodges_lehmann([1.0, 2.0, 3.0, 4.0, 5.0], CONFIDENCE)
+    assert hl.estimate == 3.0 and math.isnan(hl.low) and math.isnan(hl.high)
+    hl = S.hodges_lehmann(pd.Series([1, 2, 3, 4, 5, 6, pd.NA, None], dtype="Int64"), CONFIDENCE)
+    assert hl.n == 6 and (hl.low, hl.high) == (1.0, 6.0) and hl.achieved == pytest.approx(1 - 2 / 64)
+    empty = S.hodges_lehmann(pd.Series([np.nan]), CONFIDENCE)
+    assert empty.n == 0 and all(math.isnan(v) for v in (empty.estimate, empty.low, empty.high))
+
+
+def test_hodges_lehmann_zeros_and_float_noise():
+    # All differences 0: estimate and interval 0. Differences of one-decimal values are
+    # rounded first: 32.3 - 22.3 is 10.000000000000004 in binary, here exactly 10.
+    hl = S.hodges_lehmann(np.zeros(30), CONFIDENCE)
+    assert (hl.estimate, hl.low, hl.high) == (0.0, 0.0, 0.0)
+    noisy = np.array([32.3 - 22.3] * 3 + [49.3 - 39.3] * 4)
+    assert S.hodges_lehmann(noisy, CONFIDENCE).estimate == 10.0
+
+
+def test_hodges_lehmann_other_confidence_is_narrower():
+    d = np.random.default_rng(5).normal(0, 1, 50)
+    wide, narrow = S.hodges_lehmann(d, 0.99), S.hodges_lehmann(d, 0.80)
+    assert wide.low < narrow.low < narrow.high < wide.high
+    with pytest.raises(ValueError):
+        S.hodges_lehmann(d, 95)
+
+
+# --------------------------------------------------------------------------
 # Median and quartiles
 # --------------------------------------------------------------------------
 

@@ -1,0 +1,201 @@
+"""Were the patients lost to follow-up different at the start? Baseline by 1-year data.
+
+The baseline characteristics of the patients WITH 1-year data (a 1-year value, with its
+start value, on any measure: `flow.measured_one_year_any`) beside those WITHOUT, with
+standardized mean differences (SMD), computed by tableone (``groupby``, ``smd=True``).
+
+SMD as tableone computes them: for a number, (mean with - mean without) / sqrt((SD_with^2
++ SD_without^2) / 2) with SDs of ddof = 1, signed (positive: higher in the patients with
+1-year data), also for the variables summarised by a median (the SMD uses means and SDs
+all the same); for a category, Yang & Dalton's (2012) multi-level SMD over the shares of
+the non-missing values, which has no sign (>= 0); a 0/1 variable is a two-level category.
+|SMD| > 0.1 is the usual sign of a meaningful imbalance (Austin 2009); the caller passes
+the threshold.
+
+Percentages are of the patients with a value in that group (missing values are left out
+and counted in the "missing" columns). A characteristic without any value gets one row
+saying so ("no values"); a group without any value of a characteristic gets "no values"
+in its cell and the SMD is NaN; when a whole group is empty (nobody lost, or nobody
+measured) its cells say "no patients" and every SMD is NaN. No disclosure control is
+applied here.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import pandas as pd
+
+from .. import config
+from .derive import derive
+from .flow import measured_one_year_any
+
+__all__ = ["CHARACTERISTICS", "NO_PATIENTS", "NO_VALUES", "attrition_table", "imbalanced"]
+
+#: The characteristics compared: the rows of the baseline table (the paper's Table 2, `BASELINE_ROWS`
+#: in the report layer) without its age range, which is the same variable as the mean age.
+#: (column of `derive(cohort)`, label, kind: "mean", "median", "yes" (0/1), "female", "levels").
+CHARACTERISTICS: list[tuple[str, str, str]] = [
+    ("age", "Age, years", "mean"),
+    ("sex", "Women", "female"),
+    ("bmi", "BMI, kg/m²", "mean"),
+    ("smoker", "Smokers", "yes"),
+    ("pain_duration_days", "Pain duration, days", "median"),
+    ("pain_distribution", "Pain distribution", "levels"),
+    ("main_pain_location", "Main pain location", "levels"),
+    ("nprs_start", "Pain, NPRS 0–10", "median"),
+    ("dri_start", "Disability, DRI 0–100", "median"),
+    ("eqvas_start", "Overall health, EQ-VAS 0–100", "median"),
+    ("low_pain_management", "Low ability to reduce pain (0–2 of 6)", "yes"),
+    ("physically_active", "Physically active ≥ 150 min/week", "yes"),
+    ("anxiety_depression", "Anxious or depressed", "yes"),
+    ("n_goals", "Rehabilitation goals set at start", "median"),
+]
+
+NO_VALUES = "no values"
+NO_PATIENTS = "no patients"
+WITH, WITHOUT = "with", "without"
+COLUMNS = ["variable", "characteristic", "level", WITH, WITHOUT, "SMD", "missing with", "missing without"]
+_SUFFIX = {"mean": "mean (SD)", "median": "median [Q1,Q3]", "yes": "n (%)", "female": "n (%)", "levels": "n (%)"}
+_KINDS = set(_SUFFIX)
+
+
+def _levels(data: pd.DataFrame, column: str, kind: str) -> list[str]:
+    """The levels shown for a characteristic ([""] for a number)."""
+    if kind == "yes":
+        return ["Yes"]
+    if kind == "female":
+        return [config.CATEGORY_LABELS["female"]]
+    if kind == "levels":
+        return [config.CATEGORY_LABELS.get(c, str(c)) for c in data[column].cat.categories]
+    return [""]
+
+
+def _tableone_frame(data: pd.DataFrame, rows: Sequence[tuple[str, str, str]]):
+    """tableone's input (labelled columns, categories relabelled) and its options."""
+    frame, order, limit = pd.DataFrame(index=data.index), {}, {}
+    for column, label, kind in rows:
+        values = data[column]
+        if kind == "yes":
+            values = pd.Categorical(values.map({1.0: "Yes", 0.0: "No", 1: "Yes", 0: "No"}), categories=["Yes", "No"])
+            order[label], limit[label] = ["Yes", "No"], 1
+        elif kind == "female":
+            values = values.cat.rename_categories(config.CATEGORY_LABELS)
+            order[label], limit[label] = [config.CATEGORY_LABELS[c] for c in ("female", "male")], 1
+        elif kind == "levels":
+            values = values.cat.rename_categories(lambda c: config.CATEGORY_LABELS.get(c, str(c)))
+        frame[label] = values
+    return frame, order, limit
+
+
+def _run_tableone(frame: pd.DataFrame, rows, order, limit, groupby: str | None):
+    from tableone import TableOne
+
+    labels = [label for _, label, _ in rows]
+    kinds = {label: kind for _, label, kind in rows}
+    with warnings.catch_warnings():
+        # tableone 0.9.6 on pandas 3 warns about its own internals (Pandas4Warning), about a level
+        # nobody has (put back by attrition_table), and numpy about a group without values of a
+        # characteristic (that cell is replaced by "no values").
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.filterwarnings("ignore", "Order value not found", UserWarning)
+        options = dict(
+            columns=labels, categorical=[c for c in labels if kinds[c] in ("yes", "female", "levels")],
+            nonnormal=[c for c in labels if kinds[c] == "median"], order=dict(order), limit=limit,
+            missing=False, include_null=False, pval=False,
+            decimals={c: (1 if kinds[c] == "mean" else 0) for c in labels if kinds[c] in ("mean", "median")})
+        if groupby is None:
+            return TableOne(frame, **options)
+        options["order"][groupby] = [WITHOUT, WITH]  # SMD columns are (second - first): with - without
+        return TableOne(frame, groupby=groupby, smd=True, overall=False, **options)
+
+
+def _cells(table, column_for: dict[str, str]) -> dict[tuple[str, str], dict[str, str]]:
+    """{(row label, level): {group: cell}} from a TableOne's display table."""
+    flat = table.tableone.copy()
+    flat.columns = [c[-1] if isinstance(c, tuple) else c for c in flat.columns]
+    cells = {}
+    for (label, level), row in flat.iterrows():
+        cells[(str(label), str(level))] = {group: str(row[name]) for group, name in column_for.items()}
+    return cells
+
+
+def attrition_table(cohort: pd.DataFrame, rows: Sequence[tuple[str, str, str]] = CHARACTERISTICS,
+                    measured: pd.Series | None = None) -> pd.DataFrame:
+    """Baseline characteristics of the patients with and without 1-year data, with SMDs.
+
+    `rows`: (column of ``derive(cohort)``, label, kind) for each characteristic (default
+    :data:`CHARACTERISTICS`). `measured`: who counts as "with" (boolean, indexed like the
+    cohort); default: a 1-year value on any measure (`flow.measured_one_year_any`).
+
+    Returns one row per shown level: variable (column name; "" for the n row),
+    characteristic (tableone's label with its statistic, e.g. "Age, years, mean (SD)"),
+    level ("" for numbers; "Yes" for 0/1 variables, "Women" for sex, every level of a
+    category), with, without (tableone's text: "42.5 (13.0)", "125 (70.2)"), SMD (float,
+    on the first row of each characteristic, NaN elsewhere), missing with, missing
+    without (patients without a value, per group, on every row of the characteristic).
+    The first row is the group sizes (characteristic "n").
+    """
+    for column, _, kind in rows:
+        if kind not in _KINDS:
+            raise ValueError(f"{column}: kind must be one of {sorted(_KINDS)}, not {kind!r}")
+    data = derive(cohort)
+    measured = (measured_one_year_any(cohort) if measured is None
+                else measured.reindex(data.index, fill_value=False).astype(bool))
+    group = pd.Series(WITHOUT, index=data.index).where(~measured.astype(bool), WITH)
+    sizes = {WITH: int((group == WITH).sum()), WITHOUT: int((group == WITHOUT).sum())}
+    present = [row for row in rows if data[row[0]].notna().any()]
+    frame, order, limit = _tableone_frame(data, present)
+
+    cells, smd = {}, {}
+    if present and sizes[WITH] and sizes[WITHOUT]:
+        frame["_group"] = pd.Categorical(group, categories=[WITHOUT, WITH])
+        table = _run_tableone(frame, present, order, limit, "_group")
+        cells = _cells(table, {WITH: WITH, WITHOUT: WITHOUT})
+        smd = {label: float(value) for label, value in table.smd_table.iloc[:, 0].items()}
+    elif present and len(data):  # one group is everybody: its summary is the overall one
+        full = WITH if sizes[WITH] else WITHOUT
+        cells = {key: {full: value["Overall"]}
+                 for key, value in _cells(_run_tableone(frame, present, order, limit, None),
+                                          {"Overall": "Overall"}).items()}
+
+    out = [{"variable": "", "characteristic": "n", "level": "", WITH: str(sizes[WITH]),
+            WITHOUT: str(sizes[WITHOUT]), "SMD": math.nan, "missing with": 0, "missing without": 0}]
+    for column, label, kind in rows:
+        values = data[column]
+        missing = {g: int(values[group == g].isna().sum()) for g in (WITH, WITHOUT)}
+        valid = {g: sizes[g] - missing[g] for g in (WITH, WITHOUT)}
+        name = f"{label}, {_SUFFIX[kind]}"
+        for i, level in enumerate(_levels(data, column, kind)):
+            row = {"variable": column, "characteristic": name, "level": level}
+            for g in (WITH, WITHOUT):
+                if sizes[g] == 0:
+                    row[g] = NO_PATIENTS
+                elif valid[g] == 0:
+                    row[g] = NO_VALUES
+                else:  # a level nobody in either group has is left out by tableone: 0 of the valid values
+                    row[g] = cells.get((name, level), {}).get(g, "0 (0.0)")
+            both = all(valid[g] > 0 for g in (WITH, WITHOUT))
+            row["SMD"] = smd.get(label, math.nan) if i == 0 and both else math.nan
+            row["missing with"], row["missing without"] = missing[WITH], missing[WITHOUT]
+            out.append(row)
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def imbalanced(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """The characteristics of an :func:`attrition_table` whose |SMD| exceeds `threshold`.
+
+    Columns: variable, characteristic, SMD (as in the table: signed for numbers, >= 0 for
+    categories), |SMD|; sorted by |SMD|, largest first. Characteristics without an SMD
+    (NaN) are left out. Empty (with these columns) when none exceeds the threshold.
+    """
+    if not threshold >= 0:
+        raise ValueError(f"threshold must be >= 0, got {threshold!r}")
+    rows = table[table["SMD"].notna()][["variable", "characteristic", "SMD"]].copy()
+    rows["SMD"] = rows["SMD"].astype(float)
+    rows["|SMD|"] = rows["SMD"].abs()
+    rows = rows[rows["|SMD|"] > threshold]
+    return rows.sort_values("|SMD|", ascending=False, kind="stable").reset_index(drop=True)
