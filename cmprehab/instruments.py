@@ -13,16 +13,22 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class LiteratureMcid:
-    """A threshold from the literature, marked in the threshold-sensitivity analysis."""
-    value: float              # in the scale's units, or percent of the start value
-    definition: str           # "absolute", "percent", or "half_sd" (half the baseline SD; value unused)
-    basis: str                # where it comes from, in words
-    cite: str | None          # citation key (references.bib)
+    """A threshold reported in the literature, at which the threshold sensitivity shows the share.
 
-    def describe(self, unit: str) -> str:
-        if self.definition == "half_sd":
-            return "half the baseline SD"
-        return f"{self.value:g} %" if self.definition == "percent" else f"{self.value:g} {unit}"
+    definition: "absolute" (value in the scale's units), "percent" (value in % of the start
+    value) or "sd" (value x the standard deviation of the start values, computed from the
+    data: a distribution-based threshold, applied as an absolute one).
+    """
+    value: float
+    definition: str
+    source: str               # where it comes from, in words
+    cite: str | None = None   # citation key (references.bib)
+
+    def __post_init__(self):
+        if self.definition not in ("absolute", "percent", "sd"):
+            raise ValueError(f"definition must be 'absolute', 'percent' or 'sd', not {self.definition!r}")
+        if not self.value > 0:
+            raise ValueError(f"a threshold must be positive, got {self.value!r}")
 
 
 @dataclass(frozen=True)
@@ -73,21 +79,27 @@ INSTRUMENTS: dict[str, Instrument] = {i.stem: i for i in (
     Instrument("nprs", "NPRS", "Numeric Pain Rating Scale", "Pain", 0, 10, "points", 0, False,
                "no pain", "worst imaginable pain", None, 2.0,
                'the change that patients with chronic pain rated "much improved"', "farrar2001",
-               (LiteratureMcid(1, "absolute", "minimal change in chronic musculoskeletal pain", "salaffi2004"),
-                LiteratureMcid(2, "absolute", '"much improved"', "farrar2001"),
-                LiteratureMcid(30, "percent", '"much improved"', "farrar2001"),
-                LiteratureMcid(33, "percent", '"much better" in chronic musculoskeletal pain', "salaffi2004"),
-                LiteratureMcid(50, "percent", "substantial improvement", "dworkin2008"))),
+               (LiteratureMcid(1, "absolute", "Salaffi et al. 2004: minimal improvement", "salaffi2004"),
+                LiteratureMcid(2, "absolute", "Farrar et al. 2001, Salaffi et al. 2004, Ostelo et al. 2008: "
+                                              "much improved", "farrar2001"),
+                LiteratureMcid(15, "percent", "Salaffi et al. 2004: minimal improvement", "salaffi2004"),
+                LiteratureMcid(30, "percent", "Farrar et al. 2001, Ostelo et al. 2008: much improved", "farrar2001"),
+                LiteratureMcid(33, "percent", "Salaffi et al. 2004: much better", "salaffi2004"),
+                LiteratureMcid(50, "percent", "IMMPACT (Dworkin et al. 2008): substantial improvement",
+                               "dworkin2008"))),
     Instrument("dri", "DRI", "Disability Rating Index, the mean of 12 visual analogue scales", "Disability", 0, 100, "mm", 1, False,
                "no difficulty", "cannot do at all", "salen1994", 10.0,
                "this project's assumption, as no MCID of the DRI has been published", None,
-               (LiteratureMcid(0, "half_sd", "distribution-based: half a standard deviation", "norman2003"),)),
+               (LiteratureMcid(0.5, "sd", "half the baseline SD (distribution-based; no published MCID of the "
+                                          "DRI)", "norman2003"),)),
     Instrument("eqvas", "EQ-VAS", "EQ-5D visual analogue scale", "Overall health", 0, 100, "mm", 0, True,
                "worst imaginable health", "best imaginable health", "euroqol1990", 10.0,
                "the upper end of the 7 to 10 points reported as important", "pickard2007",
-               (LiteratureMcid(7, "absolute", "lower end of the important range", "pickard2007"),
-                LiteratureMcid(8, "absolute", "in pulmonary rehabilitation", "zanini2015"),
-                LiteratureMcid(10, "absolute", "upper end of the important range", "pickard2007"))),
+               (LiteratureMcid(7, "absolute", "Pickard et al. 2007: lower end of the important change",
+                               "pickard2007"),
+                LiteratureMcid(8, "absolute", "Zanini et al. 2015 (COPD rehabilitation)", "zanini2015"),
+                LiteratureMcid(10, "absolute", "Pickard et al. 2007: upper end of the important change",
+                               "pickard2007"))),
 )}
 
 

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..instruments import INSTRUMENTS, LATER, TIMEPOINTS
+from ..instruments import INSTRUMENTS, LATER, TIMEPOINTS, LiteratureMcid
 from ..params import McidRule
 from .stats import improvement, mcid_reached, proportion
 
@@ -127,50 +127,11 @@ def threshold_curve(cohort: pd.DataFrame, confidence: float, *, stems: Iterable[
 # Literature thresholds
 # --------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class LiteratureThreshold:
-    """A threshold to report the responder share at.
+#: A literature threshold: one record type, defined with the instruments (their single home).
+LiteratureThreshold = LiteratureMcid
 
-    definition: "absolute" (value in the scale's units), "percent" (value in % of the
-    start value) or "sd" (value x the standard deviation of the start values, computed
-    from the data: a distribution-based threshold, applied as an absolute one).
-    source: where it comes from, in words; cite: its citation key in references.bib, if any.
-    """
-
-    value: float
-    definition: Literal["absolute", "percent", "sd"]
-    source: str
-    cite: str | None = None
-
-    def __post_init__(self):
-        if self.definition not in ("absolute", "percent", "sd"):
-            raise ValueError(f"definition must be 'absolute', 'percent' or 'sd', not {self.definition!r}")
-        if not self.value > 0:
-            raise ValueError(f"a threshold must be positive, got {self.value!r}")
-
-
-#: The literature thresholds of STUDY.md, for callers to pass (or to change). The 50 % of the
-#: NPRS is IMMPACT's "substantial" improvement (Dworkin et al., J Pain 2008;9:105-21), which
-#: has no entry in references.bib yet.
-LITERATURE: dict[str, tuple[LiteratureThreshold, ...]] = {
-    "nprs": (
-        LiteratureThreshold(1, "absolute", "Salaffi et al. 2004: minimal improvement", "salaffi2004"),
-        LiteratureThreshold(2, "absolute", "Farrar et al. 2001, Salaffi et al. 2004, Ostelo et al. 2008: "
-                                           "much improved", "farrar2001"),
-        LiteratureThreshold(15, "percent", "Salaffi et al. 2004: minimal improvement", "salaffi2004"),
-        LiteratureThreshold(30, "percent", "Farrar et al. 2001, Ostelo et al. 2008: much improved", "farrar2001"),
-        LiteratureThreshold(33, "percent", "Salaffi et al. 2004: much better", "salaffi2004"),
-        LiteratureThreshold(50, "percent", "IMMPACT (Dworkin et al. 2008): substantial improvement"),
-    ),
-    "dri": (
-        LiteratureThreshold(0.5, "sd", "half the baseline SD (distribution-based; no published MCID of the DRI)"),
-    ),
-    "eqvas": (
-        LiteratureThreshold(7, "absolute", "Pickard et al. 2007: lower end of the important change", "pickard2007"),
-        LiteratureThreshold(8, "absolute", "Zanini et al. 2015 (COPD rehabilitation)"),
-        LiteratureThreshold(10, "absolute", "Pickard et al. 2007: upper end of the important change", "pickard2007"),
-    ),
-}
+#: Each instrument's literature thresholds, from its record in `cmprehab.instruments`.
+LITERATURE: dict[str, tuple[LiteratureMcid, ...]] = {stem: i.literature for stem, i in INSTRUMENTS.items()}
 
 
 def literature_shares(cohort: pd.DataFrame, thresholds: Mapping[str, Sequence[LiteratureThreshold]],

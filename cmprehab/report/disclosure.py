@@ -75,20 +75,40 @@ def protect(counts: Mapping[Hashable, int], policy: Policy) -> dict[Hashable, st
     until the hidden cells cannot be recovered from the total: at least two of
     them, holding at least k patients together.
     """
+    return protect_lines(counts, [list(counts)], policy)
+
+
+def protect_lines(counts: Mapping[Hashable, int], lines, policy: Policy,
+                  zero_ok: set | None = None) -> dict[Hashable, str | None]:
+    """Labels of cells when the totals of some groups of them ("lines") are known to the reader.
+
+    The general form of `protect`: a partition is one line; a two-way table has its rows
+    and its columns; a flow diagram has its boxes. Primary suppression as in `protect`
+    (zero is a count, except in the MISSING cell or the cells in `zero_ok`); then, line
+    after line and again until nothing changes, the smallest shown cells of a line are
+    hidden until its hidden cells are none, or at least two holding at least k patients.
+    """
     labels: dict[Hashable, str | None] = {key: None for key in counts}
     if not policy.active:
         return labels
-    hidden = [key for key, n in counts.items() if n < policy.k and not (key == MISSING and n == 0)]
-    for key in hidden:
-        labels[key] = policy.small
+    zero_ok = {MISSING} | set(zero_ok or ())
     order = list(counts)
-    while hidden and (len(hidden) < 2 or sum(counts[key] for key in hidden) < policy.k):
-        shown = [key for key in order if labels[key] is None]
-        if not shown:
-            break
-        smallest = min(shown, key=lambda key: (counts[key], order.index(key)))
-        labels[smallest] = WITHHELD
-        hidden.append(smallest)
+    for key, n in counts.items():
+        if n < policy.k and not (key in zero_ok and n == 0):
+            labels[key] = policy.small
+    lines = [list(line) for line in lines]
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            hidden = [key for key in line if labels[key] is not None]
+            while hidden and len(hidden) < len(line) and (len(hidden) < 2 or
+                                                         sum(counts[key] for key in hidden) < policy.k):
+                smallest = min((key for key in line if labels[key] is None),
+                               key=lambda key: (counts[key], order.index(key)))
+                labels[smallest] = WITHHELD
+                hidden.append(smallest)
+                changed = True
     return labels
 
 
@@ -143,3 +163,36 @@ def value_range(values: pd.Series, policy: Policy) -> tuple[float, float, str]:
         return (float(valid.min()), float(valid.max()), "minimum–maximum")
     low, high = (float(valid.quantile(p / 100)) for p in RANGE_PERCENTILES)
     return (low, high, f"{RANGE_PERCENTILES[0]}th–{RANGE_PERCENTILES[1]}th percentile")
+
+
+def protect_grid(counts: pd.DataFrame, policy: Policy, row_totals_shown: bool = True) -> pd.DataFrame:
+    """Labels (None, "<k" or WITHHELD) of a two-way table of counts whose margins are known.
+
+    Each column is a partition of its total (a group's patients over the levels); with
+    `row_totals_shown`, each row is one too (a level's patients over the groups, its total
+    shown elsewhere). See `protect_lines`.
+    """
+    cells = {(r, c): int(counts.loc[r, c]) for r in counts.index for c in counts.columns}
+    lines = [[(r, c) for r in counts.index] for c in counts.columns]
+    if row_totals_shown:
+        lines += [[(r, c) for c in counts.columns] for r in counts.index]
+    labels = protect_lines(cells, lines, policy)
+    return pd.DataFrame([[labels[(r, c)] for c in counts.columns] for r in counts.index],
+                        index=counts.index, columns=counts.columns, dtype=object)
+
+
+def coarsen_curve(k: pd.Series, n: int, policy: Policy) -> pd.Series:
+    """Mask of the points of a cumulative count (patients at or above each threshold) that may be drawn.
+
+    Between two drawn points the count changes by at least k patients, and every drawn point
+    has at least k patients on each side, so no step of the curve counts fewer than k patients.
+    """
+    if not policy.active:
+        return pd.Series(True, index=k.index)
+    keep, last = [], None
+    for value in k.astype(int):
+        ok = value >= policy.k and n - value >= policy.k and (last is None or abs(last - value) >= policy.k)
+        keep.append(ok)
+        if ok:
+            last = value
+    return pd.Series(keep, index=k.index)
