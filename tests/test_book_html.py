@@ -42,13 +42,14 @@ ROOT = config.ROOT
 OTHER_SEED, OTHER_N = 7, 300
 BUILD_TIMEOUT = 900
 #: Pages whose figures and tables must be numbered ("Table N.M", "Fig. N.M").
-NUMBERED_PAGES = ["03_baseline", "04_interventions", "05_outcomes"]
+NUMBERED_PAGES = ["03_baseline", "04_interventions", "05_outcomes", "06_follow_up", "07_sensitivity"]
 GLUE_TEXT = re.compile(r"\{glue:text\}`([^`]+)`")
 PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
 ERROR_MARKERS = ["output_error", "Traceback", "output stderr", "Error in cell"]
 PAGE_RESULTS = {"00_overview": results.overview, "01_aims": results.aims, "02_methods": results.methods,
                 "03_baseline": results.baseline, "04_interventions": results.interventions,
-                "05_outcomes": results.outcomes, "08_audit": results.audit, "09_conclusions": results.conclusions,
+                "05_outcomes": results.outcomes,
+                "06_follow_up": results.follow_up, "07_sensitivity": results.sensitivity, "08_audit": results.audit, "09_conclusions": results.conclusions,
                 "glossary": results.glossary}
 
 

@@ -196,3 +196,26 @@ def coarsen_curve(k: pd.Series, n: int, policy: Policy) -> pd.Series:
         if ok:
             last = value
     return pd.Series(keep, index=k.index)
+
+
+def spaced_points(counts, n: int, fixed, policy: Policy) -> list[bool]:
+    """Which points of one cumulative count (patients reaching each threshold) may be shown.
+
+    `fixed` marks points shown elsewhere (kept whatever happens). Another point is shown only
+    if it has at least k patients on each side and its count differs from every shown point's
+    by zero or by at least k: then no two shown points tell how many patients lie between
+    them when that is fewer than k.
+    """
+    counts, fixed = [int(c) for c in counts], [bool(f) for f in fixed]
+    if not policy.active:
+        return [True] * len(counts)
+    keep = list(fixed)
+    kept = [c for c, f in zip(counts, fixed) if f]
+    for i, value in enumerate(counts):
+        if keep[i]:
+            continue
+        if value >= policy.k and n - value >= policy.k and all(
+                value == other or abs(value - other) >= policy.k for other in kept):
+            keep[i] = True
+            kept.append(value)
+    return keep

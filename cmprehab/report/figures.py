@@ -186,3 +186,110 @@ def _wrap(text: str, width: int) -> str:
     import textwrap
 
     return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False))
+
+
+def participant_flow(flow_table: pd.DataFrame) -> plt.Figure:
+    """The participant flow, one column of boxes per outcome measure (schemdraw's flowchart,
+    drawn with matplotlib): included, with a start value, measured at discharge and at 1 year,
+    and how many were not."""
+    import schemdraw
+    from schemdraw import flow
+
+    schemdraw.use("matplotlib")
+    measures = flow_table[flow_table["stem"] != "any"]
+    with schemdraw.Drawing(show=False) as drawing:
+        drawing.config(fontsize=8.5, unit=0.6)
+        for column, row in enumerate(measures.to_dict("records")):
+            x = column * 4.2
+            top = flow.Box(w=3.6, h=1.0).at((x, 0)).anchor("N").label(f"{row['measure']}\nIncluded: {row['included']}")
+            flow.Arrow().down(0.5).at(top.S)
+            start = flow.Box(w=3.6, h=1.0).anchor("N").label(f"With a start value\n{row['with_start']}")
+            flow.Arrow().down(0.5).at(start.S)
+            discharge = flow.Box(w=3.6, h=1.3).anchor("N").label(
+                f"Discharge\nmeasured {row['discharge']}\nnot measured {row['not_discharge']}")
+            flow.Arrow().down(0.5).at(discharge.S)
+            flow.Box(w=3.6, h=1.7).anchor("N").label(
+                f"1 year\nmeasured {row['one_year']}\n(not at discharge: {row['one_year_only']})\n"
+                f"not measured {row['not_one_year']}")
+    figure = drawing.draw(show=False)
+    fig = figure.fig
+    fig.set_size_inches(WIDTH, 4.2)
+    return fig
+
+
+def missing_data(table: pd.DataFrame) -> plt.Figure:
+    """The 1-year share reaching the MCID under each way of counting the lost, per measure, with CI."""
+    measures = list(dict.fromkeys(table["measure"]))
+    methods = list(dict.fromkeys(table["method"]))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.9))
+    for i, (method, colour, marker) in enumerate(zip(methods, config.PALETTE, "osD^")):
+        rows = table[table["method"] == method].set_index("measure").loc[measures]
+        pct, low, high = (disclosure.numeric(rows[c]).to_numpy() for c in ("%", "CI low", "CI high"))
+        y = np.arange(len(measures))[::-1] + (1.5 - i) * 0.18
+        ax.errorbar(pct, y, xerr=[pct - low, high - pct], fmt=marker, color=colour, capsize=3, label=method,
+                    markersize=6)
+    ax.set_yticks(np.arange(len(measures))[::-1], measures)
+    ax.set_xlim(0, 100)
+    ax.axvline(50, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_xlabel(f"Reached the MCID at 1 year, % ({study.current().ci_label})")
+    ax.legend(frameon=False, fontsize=8.5, loc="upper center", bbox_to_anchor=(0.45, -0.2), ncols=2)
+    fig.tight_layout()
+    return fig
+
+
+def threshold_curves(curve: pd.DataFrame, literature: pd.DataFrame, kind: str = "absolute") -> plt.Figure:
+    """Share of patients whose improvement reaches each threshold, at discharge and at 1 year,
+    with a confidence band; literature thresholds dotted, this build's MCID dashed."""
+    params = study.current()
+    stems = list(INSTRUMENTS)
+    fig, axes = plt.subplots(len(stems), 1, figsize=(WIDTH, 7.6))
+    for ax, stem in zip(axes, stems):
+        instrument = INSTRUMENTS[stem]
+        for time, colour in zip(("discharge", "1y"), config.PALETTE):
+            rows = curve[(curve["stem"] == stem) & (curve["timepoint"] == time)].sort_values("threshold")
+            if rows.empty:
+                continue
+            ax.fill_between(rows["threshold"], rows["CI low"], rows["CI high"], color=colour, alpha=0.2, step="post",
+                            linewidth=0)
+            ax.step(rows["threshold"], rows["%"], where="post", color=colour, label=rows["time"].iloc[0])
+        for value in _literature_values(stem, kind):
+            ax.axvline(value, color="grey", linestyle=":", linewidth=1)
+        rule = params.mcid[stem]
+        if rule.definition == kind:
+            ax.axvline(rule.threshold, color="black", linestyle="--", linewidth=1.2)
+        unit = "% of the start value" if kind == "percent" else instrument.unit
+        ax.set_xlabel(f"{instrument.short}: improvement of at least … ({unit})", fontsize=10)
+        ax.set_ylabel("Patients, %", fontsize=10)
+        ax.set_ylim(0, 100)
+        ax.set_xlim(0, 100 if kind == "percent" else instrument.hi - instrument.lo)
+    axes[0].legend(frameon=False, fontsize=9, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def _literature_values(stem: str, kind: str) -> list[float]:
+    """Where a literature threshold of this kind sits on the axis (the SD-based one is in the table)."""
+    return [t.value for t in INSTRUMENTS[stem].literature
+            if (t.definition == "percent") == (kind == "percent") and t.definition != "sd"]
+
+
+def trajectories(table: pd.DataFrame) -> plt.Figure:
+    """Median [Q1, Q3] at each time: on the same patients (all three values) and on all measured."""
+    measures = list(dict.fromkeys(table["measure"]))
+    fig, axes = plt.subplots(1, len(measures), figsize=(WIDTH, 3.8))
+    for ax, measure in zip(axes, measures):
+        instrument = next(i for i in INSTRUMENTS.values() if i.short == measure)
+        for offset, (group, colour, marker) in zip((-0.08, 0.08), (("all three values", config.PALETTE[0], "o"),
+                                                                   ("measured at this time", config.PALETTE[1], "s"))):
+            rows = table[(table["measure"] == measure) & (table["patients"] == group)]
+            median, q1, q3 = (disclosure.numeric(rows[c]).to_numpy() for c in ("median", "Q1", "Q3"))
+            x = np.arange(len(rows)) + offset
+            ax.errorbar(x, median, yerr=[median - q1, q3 - median], fmt=f"{marker}-", color=colour, capsize=3,
+                        label=group, markersize=5)
+            ax.set_xticks(np.arange(len(rows)), rows["time"], rotation=40, ha="right")
+        ax.set_ylim(instrument.lo, instrument.hi)
+        ax.set_title(f"{measure}\n({instrument.better} is better)", fontsize=10)
+    axes[0].set_ylabel("Median [Q1, Q3]")
+    fig.legend(*axes[0].get_legend_handles_labels(), frameon=False, fontsize=8.5, loc="lower center", ncols=2)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig

@@ -142,6 +142,17 @@ def _top_interventions(page: Page, cohort: pd.DataFrame, count: int) -> pd.DataF
     return ranked
 
 
+def _all_patients(page: Page, cohort: pd.DataFrame) -> pd.DataFrame:
+    """The 1-year share counted over all patients (non-responder, best case, weighted): ranges."""
+    from . import follow_up as report
+
+    missing = report.missing_data(cohort)
+    for method, key in (("non-responder imputation", "nri"), ("best case", "best"),
+                        ("inverse probability weighting", "ipw")):
+        _share_range(page, f"{key}_range", missing[missing["method"] == method], "follow_up.missing_data")
+    return missing
+
+
 def overview(cohort: pd.DataFrame) -> dict[str, Result]:
     page, policy = Page(cohort), disclosure.policy(cohort)
     page.count("n_patients", len(cohort), "len(cohort)")
@@ -153,6 +164,7 @@ def overview(cohort: pd.DataFrame) -> dict[str, Result]:
     for row in one_year.to_dict("records"):
         page.share(f"mcid_{row['stem']}_1y", row, "tables.mcid", unpublished=True)
     _range_of_shares(page, "mcid_1y", one_year["%"], "tables.mcid", unpublished=True)
+    _all_patients(page, cohort)
     page.unpublished_note()
     return page.results
 
@@ -362,5 +374,90 @@ def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
     bounds = pd.DataFrame({c: disclosure.numeric(one_year[c]) for c in ("CI low", "CI high")}).dropna()
     page.text("about_half", tables.describe_share(list(bounds.itertuples(index=False, name=None))),
               "tables.describe_share")
+    missing = _all_patients(page, cohort)
+    weighted = missing[missing["method"] == "inverse probability weighting"]
+    weighted = pd.DataFrame({c: disclosure.numeric(weighted[c]) for c in ("CI low", "CI high")}).dropna()
+    page.text("about_half_all", tables.describe_share(list(weighted.itertuples(index=False, name=None))).replace(
+        "patients measured", "patients, weighted for who was lost"), "tables.describe_share")
+    from . import follow_up as report
+
+    page.count("n_imbalanced", len(report.imbalanced(report.attrition(cohort))), "follow_up.imbalanced",
+               unpublished=True)
+    page.unpublished_note()
+    return page.results
+
+
+def _share_range(page: Page, name: str, table: pd.DataFrame, source: str, unpublished: bool = True) -> None:
+    """'28–38 %': lowest and highest share of several rows (those shown), or why there is none."""
+    shares = disclosure.numeric(table["%"]).dropna()
+    if shares.empty:
+        page.add(name, None, NOT_AVAILABLE, source)
+        return
+    low, high = float(shares.min()), float(shares.max())
+    text = f"{low:.0f} %" if round(low) == round(high) else f"{low:.0f}–{high:.0f} %"
+    page.add(name, low, page.mark(text, unpublished), source)
+
+
+def follow_up(cohort: pd.DataFrame) -> dict[str, Result]:
+    """The follow-up chapter: flow, attrition, the 1-year share under four ways of counting the lost."""
+    from . import follow_up as report
+
+    page, policy = Page(cohort), disclosure.policy(cohort)
+    params = study.current()
+    page.count("n_patients", len(cohort), "len(cohort)")
+    flow = report.flow(cohort).set_index("stem").loc["any"]
+    page.count("n_discharge", flow["discharge"], "follow_up.flow", unpublished=True)
+    page.count("n_1y", flow["one_year"], "follow_up.flow")
+    page.count("n_lost_1y", flow["not_one_year"], "follow_up.flow")
+    page.count("n_1y_not_discharge", flow["one_year_only"], "follow_up.flow", unpublished=True)
+    page.number("smd_flag", params.follow_up.smd_flag, "g", "params.follow_up")
+    flagged = report.imbalanced(report.attrition(cohort), params)
+    page.text("imbalanced", "; ".join(f"{row.Characteristic.rsplit(', ', 1)[0]} (SMD {row.SMD:+.2f})"
+                                      for row in flagged.itertuples()) or "none", "follow_up.imbalanced")
+    page.count("n_imbalanced", len(flagged), "follow_up.imbalanced", unpublished=True)
+    missing = report.missing_data(cohort, params)
+    for method, key in (("complete cases", "cc"), ("non-responder imputation", "nri"), ("best case", "best"),
+                        ("inverse probability weighting", "ipw")):
+        rows = missing[missing["method"] == method]
+        _share_range(page, f"{key}_range", rows, "follow_up.missing_data")
+        for row in rows.to_dict("records"):
+            stem = next(s for s, i in INSTRUMENTS.items() if i.short == row["measure"])
+            page.share(f"{key}_{stem}", row, "follow_up.missing_data", unpublished=True)
+    page.text("ipw_model", report.model_note(cohort, params), "follow_up.model_note")
+    page.unpublished_note()
+    return page.results
+
+
+def sensitivity(cohort: pd.DataFrame) -> dict[str, Result]:
+    """The sensitivity chapter: the share across literature thresholds, transitions, paired change."""
+    from . import sensitivity as report
+
+    page = Page(cohort)
+    page.text("ci_level", f"{100 * study.current().confidence:g} %", "params.confidence")
+    literature = report.literature(cohort)
+    for stem, instrument in INSTRUMENTS.items():
+        rows = literature[(literature["measure"] == instrument.short) & (literature["time"] == "1 year")]
+        _share_range(page, f"literature_{stem}_1y", rows, "sensitivity.literature")
+        page.count(f"literature_{stem}_count", len(rows), "instruments.INSTRUMENTS", unpublished=False)
+    transitions = report.transitions(cohort)
+    for stem, instrument in INSTRUMENTS.items():
+        rows = transitions[transitions["measure"] == instrument.short].set_index("pattern")
+        kept, lost = rows.loc["kept", "patients"], rows.loc["lost", "patients"]
+        value = (100 * kept / (kept + lost) if not isinstance(kept, str) and not isinstance(lost, str)
+                 and kept + lost else (WITHHELD if isinstance(kept, str) or isinstance(lost, str) else math.nan))
+        page.pct(f"kept_{stem}", value, "sensitivity.transitions", unpublished=True)
+    paired = report.paired(cohort)
+    for row in paired[paired["time"] == "1 year"].to_dict("records"):
+        stem = next(s for s, i in INSTRUMENTS.items() if i.short == row["measure"])
+        unit = INSTRUMENTS[stem].unit
+        if any(isinstance(row[k], str) for k in ("HL estimate", "HL low", "HL high")):
+            text = f"{WITHHELD} (disclosure control)"
+        elif any(pd.isna(row[k]) for k in ("HL estimate", "HL low", "HL high")):
+            text = NOT_AVAILABLE
+        else:
+            text = page.mark(f"{row['HL estimate']:+g} {unit}", True) + (
+                f" ({study.current().ci_label} {row['HL low']:+g} to {row['HL high']:+g})")
+        page.add(f"hl_{stem}_1y", None if isinstance(row["HL estimate"], str) else row["HL estimate"], text,
+                 "sensitivity.paired")
     page.unpublished_note()
     return page.results
