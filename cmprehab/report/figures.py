@@ -197,23 +197,25 @@ def participant_flow(flow_table: pd.DataFrame) -> plt.Figure:
 
     schemdraw.use("matplotlib")
     measures = flow_table[flow_table["stem"] != "any"]
-    with schemdraw.Drawing(show=False) as drawing:
-        drawing.config(fontsize=8.5, unit=0.6)
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.4))
+    # Drawn onto our own axes, so the figure is an ordinary pyplot figure like every other.
+    with schemdraw.Drawing(canvas=ax, show=False) as drawing:
+        drawing.config(fontsize=7.5, unit=0.6)
         for column, row in enumerate(measures.to_dict("records")):
-            x = column * 4.2
-            top = flow.Box(w=3.6, h=1.0).at((x, 0)).anchor("N").label(f"{row['measure']}\nIncluded: {row['included']}")
+            x = column * 4.6
+            top = flow.Box(w=4.2, h=1.0).at((x, 0)).anchor("N").label(f"{row['measure']}\nIncluded: {row['included']}")
             flow.Arrow().down(0.5).at(top.S)
-            start = flow.Box(w=3.6, h=1.0).anchor("N").label(f"With a start value\n{row['with_start']}")
+            start = flow.Box(w=4.2, h=1.0).anchor("N").label(f"With a start value\n{row['with_start']}")
             flow.Arrow().down(0.5).at(start.S)
-            discharge = flow.Box(w=3.6, h=1.3).anchor("N").label(
+            discharge = flow.Box(w=4.2, h=1.3).anchor("N").label(
                 f"Discharge\nmeasured {row['discharge']}\nnot measured {row['not_discharge']}")
             flow.Arrow().down(0.5).at(discharge.S)
-            flow.Box(w=3.6, h=1.7).anchor("N").label(
-                f"1 year\nmeasured {row['one_year']}\n(not at discharge: {row['one_year_only']})\n"
+            flow.Box(w=4.2, h=1.7).anchor("N").label(
+                f"1 year\nmeasured {row['one_year']}\n({row['one_year_only']} not at discharge)\n"
                 f"not measured {row['not_one_year']}")
-    figure = drawing.draw(show=False)
-    fig = figure.fig
-    fig.set_size_inches(WIDTH, 4.2)
+        drawing.draw(show=False)
+    ax.set_axis_off()
+    fig.tight_layout()
     return fig
 
 
