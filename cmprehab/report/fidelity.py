@@ -41,6 +41,7 @@ from ..analysis.stats import mcid_reached, round_half_up
 from ..data import targets as targets_file
 from ..data.schema import CROSS_FIELD_RULES, LATER_NEEDS_START
 from ..instruments import INSTRUMENTS
+from ..analysis.predictors import LONG_PAIN_DAYS, NOT_EXPRESSIBLE, SEVERE_NPRS, SHORT_PAIN_DAYS, STAND_IN_OUTCOMES
 from . import audit as reproduction
 from . import disclosure
 
@@ -51,10 +52,7 @@ KIND_INVENTED = "invented where the publications are silent"
 KIND_NOT_EXPRESSIBLE = "published, cannot be expressed on this schema"
 
 DAYS_PER_YEAR = 365.25
-#: Exposure cut-points for the follow-on paper's risk ratios (this project's assumption).
-SHORT_PAIN_DAYS = 1 * DAYS_PER_YEAR   # "shortest pain duration": less than 1 year
-LONG_PAIN_DAYS = 5 * DAYS_PER_YEAR    # reference: more than 5 years
-SEVERE_NPRS = 7                      # "severe pain": NPRS at start of 7 or more (7 = severe)
+
 
 #: Width of the bands compared around each MCID threshold (scale units).
 BAND_WIDTH = {"nprs": 1.0, "dri": 5.0, "eqvas": 5.0}
@@ -131,12 +129,6 @@ def _risk_ratios() -> list[RiskRatio]:
 
 
 RISK_RATIOS = _risk_ratios()
-#: What stands in for each published outcome (this project's assumption).
-STAND_IN_OUTCOMES = {"eqvas": "reaching the MCID on EQ-VAS at 1 year", "nprs": "reaching the MCID on NPRS at 1 year"}
-NOT_EXPRESSIBLE = ("the cohort has no follow-up value of the ability to reduce pain (pain_management is "
-                   "recorded at the start only), so improved pain management cannot be expressed")
-
-
 def exposure_groups(frame: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]:
     """Boolean arrays (exposed, reference) of a risk ratio; a patient with a missing value is in neither."""
     def values(column):

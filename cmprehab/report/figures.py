@@ -215,7 +215,7 @@ def participant_flow(flow_table: pd.DataFrame) -> plt.Figure:
                 f"not measured {row['not_one_year']}")
         drawing.draw(show=False)
     ax.set_axis_off()
-    fig.tight_layout()
+    fig.subplots_adjust(left=0, right=1, top=1, bottom=0)  # boxes fill the figure; no tick labels to fit
     return fig
 
 
