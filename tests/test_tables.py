@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 from cmprehab import config, markdown, params  # noqa: E402
 from cmprehab.analysis.derive import derive  # noqa: E402
 from cmprehab.instruments import INSTRUMENTS, LATER, TIMEPOINTS  # noqa: E402
-from cmprehab.report import book, disclosure, figures, results, tables  # noqa: E402
+from cmprehab.report import book, disclosure, figures, follow_up, results, sensitivity, tables  # noqa: E402
 
 STEMS = list(INSTRUMENTS)
 LATER = ("discharge", "1y")
@@ -275,6 +275,7 @@ def close_figures():
 
 
 @pytest.mark.usefixtures("close_figures")
+@pytest.mark.filterwarnings("error")  # a warning would print onto the page (stderr under the figure)
 @pytest.mark.parametrize("make, n_axes", [
     (lambda c: figures.baseline_distributions(c), 4),
     (lambda c: figures.interventions(tables.interventions(c)), 1),
@@ -282,7 +283,12 @@ def close_figures():
     (lambda c: figures.mcid(tables.mcid(c)), 1),
     (lambda c: figures.outcomes_over_time(tables.outcomes_over_time(c)), len(INSTRUMENTS)),
     (lambda c: figures.at_a_glance(tables.interventions(c), tables.mcid(c)), 2),
-], ids=["baseline_distributions", "interventions", "program", "mcid", "outcomes_over_time", "at_a_glance"])
+    (lambda c: figures.participant_flow(follow_up.flow(c)), 1),
+    (lambda c: figures.missing_data(follow_up.missing_data(c)), 1),
+    (lambda c: figures.threshold_curves(sensitivity.curves(c), sensitivity.literature(c)), len(INSTRUMENTS)),
+    (lambda c: figures.trajectories(sensitivity.trajectories(c)), len(INSTRUMENTS)),
+], ids=["baseline_distributions", "interventions", "program", "mcid", "outcomes_over_time", "at_a_glance",
+        "participant_flow", "missing_data", "threshold_curves", "trajectories"])
 def test_figure_functions_return_a_figure(cohort, make, n_axes):
     fig = make(cohort)
     assert isinstance(fig, matplotlib.figure.Figure)
