@@ -67,10 +67,21 @@ class FollowUp(_Strict):
     ipw_covariates: list[Literal[COVARIATES]] = Field(min_length=1)
 
 
+#: The candidate predictors of the follow-on paper this schema holds (`analysis.predictors.PREDICTORS`).
+PREDICTOR_KEYS = ("age", "sex", "bmi", "smoker", "pain_duration", "pain_distribution", "main_pain_location",
+                  "severe_pain", "dri_start", "eqvas_start", "low_pain_management", "physically_active",
+                  "anxiety_depression")
+
+
+class Predictors(_Strict):
+    adjusted_for: list[Literal[PREDICTOR_KEYS]] = Field(min_length=1)
+
+
 class Params(_Strict):
     mcid: dict[Literal[tuple(INSTRUMENTS)], McidRule]
     confidence: float = Field(gt=0, lt=1)
     follow_up: FollowUp
+    predictors: Predictors
     disclosure: Disclosure
 
     @model_validator(mode="after")
@@ -125,6 +136,7 @@ DEFAULTS = Params(
     confidence=0.95,
     follow_up=FollowUp(smd_flag=0.1, ipw_covariates=["age", "sex", "pain_duration_days", "anxiety_depression",
                                                      "n_sessions"]),
+    predictors=Predictors(adjusted_for=[key for key in PREDICTOR_KEYS if key != "physically_active"]),
     disclosure=Disclosure(k=5, min_patients=20),
 )
 

@@ -16,7 +16,7 @@ from cmprehab.data.cohort import load_cohort
 CONFIDENCE = 0.95  # passed explicitly: unit tests do not read the study parameters
 IV = list(C.CATEGORY_COLUMNS)
 
-# A warning (e.g. upsetplot's pandas deprecations) must not escape the module.
+# A warning (e.g. a pandas deprecation) must not escape the module.
 pytestmark = pytest.mark.filterwarnings("error")
 
 #: Six patients, ten categories (columns in published order): counted by hand below.
@@ -109,33 +109,6 @@ def test_top_combinations_cover_every_patient_once(base):
     assert every["pct"].sum() == pytest.approx(100)
     assert every["n"].is_monotonic_decreasing
 
-
-def test_upset_data_is_from_indicators_with_readable_labels(base):
-    data = C.upset_data(small(base))
-    received = ["iv_education", "iv_sensorimotor", "iv_activity_advice", "iv_structures_functions",
-                "iv_sensory_stimulation", "iv_act"]
-    # The categories nobody received are left out, as upsetplot does.
-    assert list(data.index.names) == [config.INTERVENTIONS[c] for c in received]
-    assert len(data) == 6 and (data == 1).all()
-    exactly_the_four = (True,) * 4 + (False,) * 2
-    assert data.index.tolist().count(exactly_the_four) == 2
-
-
-def test_upset_data_agrees_with_top_combinations(base):
-    data = C.upset_data(base)
-    sizes = data.groupby(level=list(range(data.index.nlevels))).size().sort_values(ascending=False)
-    top = C.top_combinations(base, top=None)
-    assert sorted(sizes.tolist(), reverse=True) == top["n"].tolist()
-
-
-def test_upset_data_needs_someone_with_a_category(base):
-    with pytest.raises(ValueError, match="nothing to chart"):
-        C.upset_data(small(base, np.zeros((3, 10), dtype=int)))
-
-
-# --------------------------------------------------------------------------
-# Categories per patient
-# --------------------------------------------------------------------------
 
 def test_categories_per_patient_by_hand(base):
     dist = C.categories_per_patient(small(base))

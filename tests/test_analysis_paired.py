@@ -136,3 +136,17 @@ def test_paired_change_on_committed_cohort(default_cohort):
         change = (later - start).dropna()
         assert change.min() <= row["HL change"] <= change.max()
         assert np.sign(row["HL change"]) == np.sign(row["rank-biserial r"]) or row["HL change"] == 0
+
+
+def test_improvement_by_start_is_positive_when_the_worse_improve_more(default_cohort):
+    """Hand-made: on the NPRS (lower is better) the patient who starts at 9 gains most."""
+    cohort = default_cohort.iloc[:6].copy()
+    cohort["nprs_start"] = [9.0, 7.0, 5.0, 3.0, 8.0, 4.0]
+    cohort["nprs_1y"] = [3.0, 4.0, 4.0, 3.0, 4.0, 4.0]       # gains 6, 3, 1, 0, 4, 0
+    cohort["eqvas_start"] = [20.0, 40.0, 60.0, 80.0, 30.0, 70.0]
+    cohort["eqvas_1y"] = [70.0, 70.0, 70.0, 80.0, 65.0, 70.0]  # gains 50, 30, 10, 0, 35, 0
+    table = P.improvement_by_start(cohort).set_index("stem")
+    assert table.loc["nprs", "n"] == 6 and table.loc["nprs", "rho"] > 0.9
+    assert table.loc["eqvas", "rho"] > 0.9   # worse start = lower EQ-VAS
+    rho = scipy_stats.spearmanr([9, 7, 5, 3, 8, 4], [6, 3, 1, 0, 4, 0]).statistic
+    assert table.loc["nprs", "rho"] == pytest.approx(rho)

@@ -106,3 +106,11 @@ def test_parameters_beside_their_defaults():
     assert rows["mcid.nprs.threshold"] == {"parameter": "mcid.nprs.threshold", "value": "1", "default": "2",
                                            "changed": "yes"}
     assert rows["confidence"]["changed"] == ""
+
+
+def test_the_predictor_names_are_the_analysis_predictors():
+    """params.yml names predictors by the keys of analysis.predictors (params sits below it)."""
+    from cmprehab.analysis import predictors
+
+    assert set(params.PREDICTOR_KEYS) == set(predictors.PREDICTORS)
+    assert set(params.DEFAULTS.predictors.adjusted_for) < set(predictors.PREDICTORS)

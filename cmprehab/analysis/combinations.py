@@ -14,7 +14,6 @@ import math
 import warnings
 
 import pandas as pd
-import upsetplot
 
 from .. import config
 from .stats import Proportion, proportion
@@ -28,7 +27,6 @@ __all__ = [
     "indicators",
     "share_with_all",
     "top_combinations",
-    "upset_data",
 ]
 
 #: The ten category columns, in the published order (Table 1).
@@ -75,23 +73,6 @@ def cooccurrence(cohort: pd.DataFrame, percent: bool = False) -> pd.DataFrame:
         return counts
     n = len(flags)
     return counts.astype("float64") * 100.0 / n if n else counts.astype("float64") * math.nan
-
-
-def upset_data(cohort: pd.DataFrame) -> pd.Series:
-    """What `upsetplot.UpSet` draws: `upsetplot.from_indicators` over the ten categories.
-
-    One entry (value 1.0) per patient, indexed by ten boolean levels named by the readable
-    labels of `config.INTERVENTIONS`. As upsetplot does, a category that no patient received
-    is left out of the index (it would be an empty bar); ValueError when nobody received any.
-    """
-    flags = indicators(cohort).rename(columns=config.INTERVENTIONS).reset_index(drop=True)
-    if not flags.to_numpy().any():
-        raise ValueError("no patient received any of the ten categories: there is nothing to chart")
-    with warnings.catch_warnings():
-        # upsetplot 0.9 calls DataFrame.set_index(inplace=True), deprecated in pandas 3.1
-        # (Pandas4Warning); harmless, and not ours to fix.
-        warnings.filterwarnings("ignore", message=r"The inplace keyword", category=DeprecationWarning)
-        return upsetplot.from_indicators(flags)
 
 
 def combination_label(columns: tuple[str, ...]) -> str:

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from ..instruments import INSTRUMENTS, LATER, TIMEPOINTS
-from .stats import hodges_lehmann, median_iqr, wilcoxon_change
+from .stats import hodges_lehmann, improvement, median_iqr, wilcoxon_change
 
 __all__ = ["COMPLETE", "MEASURED", "PAIRED_COLUMNS", "paired_change", "trajectories"]
 
@@ -138,3 +138,23 @@ def paired_change(cohort: pd.DataFrame, confidence: float, *, stems: Iterable[st
                 "rank-biserial r": w.rank_biserial,
             })
     return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+
+
+def improvement_by_start(cohort: pd.DataFrame, time: str = "1y") -> pd.DataFrame:
+    """How the improvement goes with the start value, per measure (Spearman's rho, patients with both
+    values): patients who start worse improving more is what regression to the mean alone would give.
+
+    Columns: measure, stem, time, n, rho (positive: the worse the start, the larger the improvement), p.
+    """
+    rows = []
+    for stem, instrument in INSTRUMENTS.items():
+        start, later = cohort[f"{stem}_start"], cohort[f"{stem}_{time}"]
+        both = start.notna() & later.notna()
+        gain = improvement(start[both], later[both], stem)
+        # "Worse at the start" is a higher value where lower is better, a lower one where higher is.
+        worse = -instrument.direction * start[both].astype(float)
+        rho, p = (scipy_stats.spearmanr(worse, gain) if both.sum() >= 3 and gain.nunique() > 1 and worse.nunique() > 1
+                  else (math.nan, math.nan))
+        rows.append({"measure": instrument.short, "stem": stem, "time": TIMEPOINTS[time].label, "n": int(both.sum()),
+                     "rho": float(rho), "p": float(p)})
+    return pd.DataFrame(rows)

@@ -295,3 +295,77 @@ def trajectories(table: pd.DataFrame) -> plt.Figure:
     fig.legend(*axes[0].get_legend_handles_labels(), frameon=False, fontsize=8.5, loc="lower center", ncols=2)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
+
+
+def cooccurrence(table: pd.DataFrame, n_patients: int) -> plt.Figure:
+    """Heat map of the patients who received both categories (% of all patients); a withheld
+    cell is left blank and named."""
+    values = pd.DataFrame({c: disclosure.numeric(table[c]) for c in table.columns}, index=table.index)
+    share = 100 * values.to_numpy(dtype=float) / n_patients
+    fig, ax = plt.subplots(figsize=(WIDTH, WIDTH))
+    image = ax.imshow(np.ma.masked_invalid(share), cmap="Blues", vmin=0, vmax=100)
+    for i in range(len(table)):
+        for j in range(len(table.columns)):
+            cell = table.iloc[i, j]
+            text = cell if isinstance(cell, str) else f"{share[i, j]:.0f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                    color="white" if not isinstance(cell, str) and share[i, j] > 55 else "black")
+    short = [_short_category(c) for c in table.index]
+    ax.set_xticks(range(len(table.columns)), short, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(table.index)), short, fontsize=8)
+    ax.grid(False)
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02).set_label("Patients who received both, %", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _short_category(label: str) -> str:
+    """A category label short enough for an axis (the full labels are in the tables)."""
+    words = label.replace("(TENS, acupuncture)", "").replace("Physiotherapy with an ", "").split()
+    return " ".join(words[:3]) + ("…" if len(words) > 3 else "")
+
+
+def combinations(table: pd.DataFrame) -> plt.Figure:
+    """UpSet-style chart: patients per combination (bars) above the categories each holds (dots).
+    Drawn with matplotlib: upsetplot 0.9 cannot plot under pandas 3."""
+    rows = table[table["members"].map(len) > 0]
+    columns = list(config.INTERVENTIONS)
+    fig, (bars, dots) = plt.subplots(2, 1, figsize=(WIDTH, 6.4), height_ratios=[1, 1.3], sharex=True)
+    x = np.arange(len(rows))
+    counts = disclosure.numeric(rows["patients"]).to_numpy()
+    bars.bar(x, np.nan_to_num(counts), color=config.PALETTE[0])
+    for xi, n in zip(x, rows["patients"]):
+        bars.text(xi, 0.5, str(n), ha="center", va="bottom", fontsize=8, color="white", fontweight="bold")
+    bars.set_ylabel("Patients")
+    for xi, members in zip(x, rows["members"]):
+        used = [columns.index(c) for c in members]
+        dots.scatter([xi] * len(columns), range(len(columns)), color="0.85", s=25)
+        dots.scatter([xi] * len(used), used, color="black", s=25)
+        if used:
+            dots.plot([xi, xi], [min(used), max(used)], color="black", linewidth=1.2)
+    dots.set_yticks(range(len(columns)), [_short_category(config.INTERVENTIONS[c]) for c in columns], fontsize=8)
+    dots.invert_yaxis()
+    dots.set_xticks(x, [f"{i + 1}" for i in x])
+    dots.set_xlabel("Combination (the table below names each)")
+    dots.grid(False)
+    fig.tight_layout()
+    return fig
+
+
+def risk_ratios(table: pd.DataFrame) -> plt.Figure:
+    """Forest plot of the univariable risk ratios of reaching the MCID at 1 year, per outcome."""
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    fig, axes = plt.subplots(len(outcomes), 1, figsize=(WIDTH, 11), sharex=True)
+    for ax, outcome in zip(np.atleast_1d(axes), outcomes):
+        rows = table[table["outcome"] == outcome]
+        rr, low, high = (disclosure.numeric(rows[c]).to_numpy() for c in ("RR", "CI low", "CI high"))
+        y = np.arange(len(rows))[::-1]
+        ax.errorbar(rr, y, xerr=[rr - low, high - rr], fmt="o", color=config.PALETTE[0], capsize=2, markersize=4)
+        labels = [f"{p}: {lvl}" if lvl else p for p, lvl in zip(rows["predictor"], rows["level"])]
+        ax.set_yticks(y, labels, fontsize=7.5)
+        ax.axvline(1, color="grey", linewidth=0.8, linestyle=":")
+        ax.set_xscale("log")
+        ax.set_title(f"{outcome}: reached the MCID at 1 year", fontsize=10)
+    np.atleast_1d(axes)[-1].set_xlabel(f"Risk ratio ({study.current().ci_label}, log scale)")
+    fig.tight_layout()
+    return fig
