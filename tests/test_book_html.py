@@ -42,14 +42,16 @@ ROOT = config.ROOT
 OTHER_SEED, OTHER_N = 7, 300
 BUILD_TIMEOUT = 900
 #: Pages whose figures and tables must be numbered ("Table N.M", "Fig. N.M").
-NUMBERED_PAGES = ["03_baseline", "04_interventions", "05_outcomes", "06_follow_up", "07_sensitivity"]
+NUMBERED_PAGES = ["03_baseline", "04_interventions", "05_outcomes", "06_follow_up", "07_sensitivity",
+                  "08_predictors"]
 GLUE_TEXT = re.compile(r"\{glue:text\}`([^`]+)`")
 PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
 ERROR_MARKERS = ["output_error", "Traceback", "output stderr", "Error in cell"]
 PAGE_RESULTS = {"00_overview": results.overview, "01_aims": results.aims, "02_methods": results.methods,
                 "03_baseline": results.baseline, "04_interventions": results.interventions,
                 "05_outcomes": results.outcomes,
-                "06_follow_up": results.follow_up, "07_sensitivity": results.sensitivity, "08_audit": results.audit, "09_conclusions": results.conclusions,
+                "06_follow_up": results.follow_up, "07_sensitivity": results.sensitivity,
+                "08_predictors": results.predictors, "09_audit": results.audit, "10_conclusions": results.conclusions,
                 "glossary": results.glossary}
 
 
@@ -295,7 +297,7 @@ def chapter_number(name: str) -> int:
     ("03_baseline", {"n_patients", "women_pct", "age_range"}),
     ("02_methods", {"n_patients", "data_description", "data_sha"}),
     ("04_interventions", {"first_pct", "sessions_median"}),
-    ("09_conclusions", {"n_1y", "about_half"}),
+    ("10_conclusions", {"n_1y", "about_half"}),
 ])
 def test_glued_numbers_are_the_package_results(site, name, required):
     seen = check_glued(site, name, required)
@@ -330,14 +332,14 @@ def test_the_other_cohort_gives_other_numbers(default_site, other_site):
 def test_audit_counts_are_the_package_audit(site):
     counts = site.audit["status"].value_counts()
     expected = {"n_match", "n_differ", "n_assumed", "n_reported", "n_targets"}
-    seen = check_glued(site, "08_audit", expected)
+    seen = check_glued(site, "09_audit", expected)
     assert seen["n_targets"] == str(len(site.audit))
     assert seen["n_match"] == str(int(counts.get(reproduction.STATUS_MATCH, 0)))
     if site.label == "default":
         assert seen["n_differ"] == "0", "the committed synthetic cohort must reproduce every published number"
     # The audit tables (one or more, #tbl-audit...) show one status per target, as the package finds.
-    audit_tables = [t for name, t in site.page("08_audit").elements.tables.items() if name.startswith("tbl-audit")]
-    assert audit_tables, "no #tbl-audit... table on 08_audit"
+    audit_tables = [t for name, t in site.page("09_audit").elements.tables.items() if name.startswith("tbl-audit")]
+    assert audit_tables, "no #tbl-audit... table on 09_audit"
     statuses = []
     for table in audit_tables:
         header, body = table["rows"][0], table["rows"][1:]
@@ -441,7 +443,7 @@ def test_no_error_output_on_any_page(site):
 def audit_rows(site: Site) -> dict[str, dict]:
     """Every row of the audit tables by its label: {label: {column: cell}}."""
     found = {}
-    for name, table in site.page("08_audit").elements.tables.items():
+    for name, table in site.page("09_audit").elements.tables.items():
         if name.startswith("tbl-audit"):
             header = table["rows"][0]
             for row in table["rows"][1:]:
@@ -457,7 +459,7 @@ def test_a_changed_mcid_reaches_the_audit_with_its_reason(changed_site, default_
     assert discharge["computed"] != audit_rows(default_site)["NPRS: reached MCID at discharge, %"]["computed"]
     # What the parameter does not touch still matches.
     for section in ("baseline", "interventions"):
-        table = changed_site.page("08_audit").table(f"tbl-audit-{section}")
+        table = changed_site.page("09_audit").table(f"tbl-audit-{section}")
         header = table["rows"][0]
         assert {row[header.index("status")] for row in table["rows"][1:]} == {reproduction.STATUS_MATCH}, section
     for measure in ("DRI", "EQ-VAS"):
@@ -471,7 +473,7 @@ def test_a_changed_mcid_is_named_on_every_page_and_in_the_methods(changed_site, 
     assert "Study parameters changed" not in strip_tags(default_site.page("00_overview").html)
     methods = plain_quotes(changed_site.page("02_methods").text)
     assert "a decrease of at least 1 points, set in this build's study parameters" in methods
-    provenance_rows = changed_site.page("11_provenance").table("tbl-parameters")["rows"]
+    provenance_rows = changed_site.page("12_provenance").table("tbl-parameters")["rows"]
     assert ["mcid.nprs.threshold", "1", "2", "yes"] in provenance_rows
 
 

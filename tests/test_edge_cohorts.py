@@ -19,11 +19,12 @@ from cmprehab.instruments import INSTRUMENTS, TIMEPOINTS  # noqa: E402
 from cmprehab import config, params  # noqa: E402
 from cmprehab.data import targets  # noqa: E402
 from cmprehab.report import audit as reproduction  # noqa: E402
-from cmprehab.report import disclosure, figures, follow_up, results, sensitivity, tables  # noqa: E402
+from cmprehab.report import disclosure, figures, follow_up, results, sensitivity, tables, who_benefits  # noqa: E402
 
 OUTCOME_COLUMNS = [f"{stem}_{time}" for stem in INSTRUMENTS for time in TIMEPOINTS]
 RESULT_PAGES = [results.overview, results.aims, results.methods, results.baseline, results.interventions,
-                results.outcomes, results.follow_up, results.sensitivity, results.audit, results.conclusions]
+                results.outcomes, results.follow_up, results.sensitivity, results.predictors, results.audit,
+                results.conclusions]
 
 
 def empty(cohort: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -79,7 +80,8 @@ def test_every_page_copes(edge):
     baseline = tables.baseline_table(edge)
     assert len(baseline) >= len(tables.BASELINE_ROWS)
     for make in (tables.interventions_per_patient, tables.program, tables.outcomes_over_time, tables.change_tests,
-                 tables.follow_up, sensitivity.transitions, sensitivity.paired):
+                 tables.follow_up, sensitivity.transitions, sensitivity.paired, who_benefits.cooccurrence,
+                 who_benefits.top_combinations):
         make(edge)
     reproduction.formatted(reproduction.audit(edge))
     try:
@@ -89,7 +91,10 @@ def test_every_page_copes(edge):
                     figures.at_a_glance(tables.interventions(edge), tables.mcid(edge)),
                     figures.participant_flow(follow_up.flow(edge)), figures.missing_data(follow_up.missing_data(edge)),
                     figures.threshold_curves(sensitivity.curves(edge), sensitivity.literature(edge)),
-                    figures.trajectories(sensitivity.trajectories(edge))):
+                    figures.trajectories(sensitivity.trajectories(edge)),
+                    figures.cooccurrence(who_benefits.cooccurrence(edge), len(edge)),
+                    figures.combinations(who_benefits.top_combinations(edge)),
+                    figures.risk_ratios(who_benefits.risk_ratios(edge))):
             fig.canvas.draw()
     finally:
         plt.close("all")

@@ -288,6 +288,15 @@ def interventions(cohort: pd.DataFrame) -> dict[str, Result]:
     withheld = any(isinstance(v, str) for v in four_or_more["%"])
     page.pct("four_or_more_pct", WITHHELD if withheld else float(four_or_more["%"].sum()),
              "tables.interventions_per_patient", unpublished=True)
+    _poster_four(page, cohort)
+    from . import who_benefits
+
+    top = who_benefits.top_combinations(cohort, top=1)
+    first = top.iloc[0]
+    page.text("top_combination", first["combination"] if len(first["members"]) else NOT_AVAILABLE,
+              "who_benefits.top_combinations")
+    page.pct("top_combination_pct", first["%"] if len(first["members"]) else WITHHELD,
+             "who_benefits.top_combinations", unpublished=True)
     page.unpublished_note()
     return page.results
 
@@ -383,8 +392,28 @@ def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
 
     page.count("n_imbalanced", len(report.imbalanced(report.attrition(cohort))), "follow_up.imbalanced",
                unpublished=True)
+    _poster_four(page, cohort)
+    _limitations(page, cohort)
     page.unpublished_note()
     return page.results
+
+
+def _limitations(page: Page, cohort: pd.DataFrame) -> None:
+    """The numbers the limitations are written from."""
+    from ..analysis import paired as paired_analysis
+    from . import sensitivity
+
+    lost = page.results["n_1y"].value
+    page.pct("lost_pct", 100 * (len(cohort) - lost) / len(cohort) if isinstance(lost, int) else WITHHELD,
+             "results._n_with_any")
+    rho = paired_analysis.improvement_by_start(cohort)
+    shown = rho[rho["n"].map(lambda n: not disclosure.too_few(n, disclosure.policy(cohort)))]
+    values = shown["rho"].dropna()
+    page.text("rho_range", (f"{values.min():.2f} to {values.max():.2f}" if len(values) else NOT_AVAILABLE),
+              "analysis.paired.improvement_by_start")
+    literature = sensitivity.literature(cohort)
+    _share_range(page, "literature_nprs_range", literature[(literature["measure"] == "NPRS")
+                                                           & (literature["time"] == "1 year")], "sensitivity.literature")
 
 
 def _share_range(page: Page, name: str, table: pd.DataFrame, source: str, unpublished: bool = True) -> None:
@@ -461,3 +490,36 @@ def sensitivity(cohort: pd.DataFrame) -> dict[str, Result]:
                  "sensitivity.paired")
     page.unpublished_note()
     return page.results
+
+
+def predictors(cohort: pd.DataFrame) -> dict[str, Result]:
+    """The predictors chapter: how many patients the models use, and the comparison with the
+    follow-on paper's published risk ratios."""
+    from . import who_benefits as report
+    from ..analysis import predictors as analysis
+
+    page, params = Page(cohort), study.current()
+    univariable = report.risk_ratios(cohort, params)
+    adjusted = report.risk_ratios(cohort, params, model=analysis.MODEL_ADJUSTED)
+    for name, table in (("univariable", univariable), ("adjusted", adjusted)):
+        patients = disclosure.numeric(table["patients"]).dropna()
+        page.count(f"{name}_patients_max", int(patients.max()) if len(patients) else WITHHELD,
+                   "who_benefits.risk_ratios", unpublished=True)
+    page.count("adjusted_predictors", len(params.predictors.adjusted_for), "params.predictors")
+    page.count("candidate_predictors", len(analysis.PREDICTORS), "analysis.predictors.PREDICTORS")
+    beside = report.beside_published(cohort, params)
+    expressible = beside[beside["stand-in outcome"] != "not expressible"]
+    inside = expressible["inside the published CI"]
+    page.count("published_expressible", len(expressible), "who_benefits.beside_published")
+    page.count("published_total", len(beside), "who_benefits.beside_published")
+    page.count("published_inside", int((inside == "yes").sum()) if not (inside == WITHHELD).any() else WITHHELD,
+               "who_benefits.beside_published", unpublished=True)
+    page.unpublished_note()
+    return page.results
+
+
+def _poster_four(page: Page, cohort: pd.DataFrame) -> None:
+    from . import who_benefits as report
+
+    row = report.all_four(cohort)
+    page.share("all_four", row, "who_benefits.all_four", unpublished=True)
