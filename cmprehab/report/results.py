@@ -507,6 +507,7 @@ def predictors(cohort: pd.DataFrame) -> dict[str, Result]:
                    "who_benefits.risk_ratios", unpublished=True)
     page.count("adjusted_predictors", len(params.predictors.adjusted_for), "params.predictors")
     page.count("candidate_predictors", len(analysis.PREDICTORS), "analysis.predictors.PREDICTORS")
+    page.count("n_outcomes", len(INSTRUMENTS), "instruments.INSTRUMENTS")
     beside = report.beside_published(cohort, params)
     expressible = beside[beside["stand-in outcome"] != "not expressible"]
     inside = expressible["inside the published CI"]
