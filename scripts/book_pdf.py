@@ -47,9 +47,11 @@ DEFAULT_NAME = "cmprehab-book.pdf"
 BOOK_PAGE = "book.html"
 #: Where the site keeps the PDF (as _ext/book_site.py links it).
 SITE_FOLDER = "_downloads"
-#: Debian's Chromium, headless, with nothing of its own on the network (see .library notes / README).
+#: Debian's Chromium, headless, as root (no sandbox), with nothing of its own on the network
+#: (updates, sync...), and not relying on a large /dev/shm.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                  "--disable-dev-shm-usage"]
 PRINT_TIMEOUT = 300
 #: Virtual time the page gets to settle (MathJax typesetting) before it is printed, in ms.
 SETTLE_MS = 20000
@@ -173,7 +175,8 @@ def page_count(pdf: Path) -> int | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python scripts/book_pdf.py", description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=ROOT,
-                        help="folder whose _build/ holds the site built by cmprehab.build (default: the repository root)")
+                        help="folder whose _build/ holds the site built by cmprehab.build "
+                             "(default: the repository root)")
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"file name of the PDF (default: {DEFAULT_NAME})")
     parser.add_argument("--chromium", help="Chromium binary (default: $CHROMIUM, else chromium on PATH)")
     args = parser.parse_args(argv)

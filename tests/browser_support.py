@@ -14,9 +14,10 @@ from pathlib import Path
 
 #: Debian's Chromium (`make system-deps`); Playwright cannot download a browser of its own here.
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-#: Headless, and nothing of Chromium's own on the network (updates, sync, safe browsing...).
+#: As root (no sandbox), nothing of Chromium's own on the network (updates, sync...), and not
+#: relying on a large /dev/shm. Playwright adds --headless.
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run", "--disable-quic"]
+               "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
 
 
 # --- a local server that remembers every request --------------------------------------------

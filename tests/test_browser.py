@@ -199,7 +199,8 @@ def overflow_report(page) -> list[str]:
     found = page.evaluate(OVERFLOW_JS, False)
     report = list(found["outside"])
     if found["scrollWidth"] > found["viewport"] + 1:
-        report.insert(0, f"the page scrolls sideways: {found['scrollWidth']} px wide in a {found['viewport']} px viewport")
+        report.insert(0, f"the page scrolls sideways: {found['scrollWidth']} px wide "
+                         f"in a {found['viewport']} px viewport")
     return report
 
 
@@ -234,8 +235,8 @@ def visit_page(browser, served, book: Book, name: str, width: str, axe_js: str) 
         visit.pasted = page.eval_on_selector_all("span.pasted-text", "els => els.map(e => e.innerText)")
         visit.captions = page.eval_on_selector_all(
             "article table > caption, article figcaption",
-            "els => els.map(e => { const c = e.cloneNode(true); c.querySelectorAll('.headerlink').forEach(a => a.remove());"
-            " return c.textContent.trim(); })")
+            "els => els.map(e => { const c = e.cloneNode(true);"
+            " c.querySelectorAll('.headerlink').forEach(a => a.remove()); return c.textContent.trim(); })")
         visit.overflow = overflow_report(page)
         visit.tables = page.evaluate(TABLES_JS)
         visit.missing = missing_glyphs(page.evaluate(TEXT_JS))
@@ -438,7 +439,8 @@ def test_every_internal_link_and_anchor_resolves(visit, served, name):
     v = visit(name, "1280")
     checked, broken = unresolved(v.links, served)
     assert checked, f"{where(v)}: no internal link at all"
-    assert not broken, f"{where(v)}: {len(broken)} of {checked} internal links do not resolve:\n  " + "\n  ".join(broken)
+    assert not broken, (f"{where(v)}: {len(broken)} of {checked} internal links do not resolve:\n  "
+                        + "\n  ".join(broken))
 
 
 def test_every_page_names_an_icon_that_exists(visit, served):
