@@ -24,6 +24,13 @@ MATHJAX_FILES := tex-chtml.js output/chtml/fonts input/tex/extensions ui a11y \
 
 BOOK_ARGS ?=
 
+# Debian packages the browser tests and the PDF need: Chromium (Playwright drives it; it
+# cannot download a browser of its own), fontconfig (fc-list: which glyphs the fonts have)
+# and poppler-utils (pdftotext: the PDF read back).
+SYSTEM_PACKAGES := chromium fontconfig poppler-utils
+# The whole book as one PDF: _build/pdf/$(PDF_NAME), linked from every page of the site.
+PDF_NAME := cmprehab-book.pdf
+
 # A relative CMPREHAB_DATA names a file relative to where make runs; the notebook
 # kernels run in chapters/, so every recipe gets it absolute.
 ifdef CMPREHAB_DATA
@@ -37,7 +44,7 @@ ifdef SET
 export CMPREHAB_SET := $(SET)
 endif
 
-.PHONY: venv vendor book test test-fast clean distclean
+.PHONY: venv vendor system-deps book pdf test test-fast clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -60,18 +67,45 @@ $(MATHJAX_STAMP): package.json package-lock.json
 	cp $(MATHJAX_SRC)/LICENSE $(MATHJAX_DIR)/LICENSE
 	touch $@
 
+# Installs the missing ones with apt-get (as root; `apt-get update` only if the first try fails).
+# Elsewhere it names what to install and stops; with chromium on PATH and no dpkg it passes.
+system-deps:
+	@if ! command -v dpkg-query >/dev/null; then \
+	  command -v chromium >/dev/null && command -v fc-list >/dev/null && command -v pdftotext >/dev/null && exit 0; \
+	  echo "system-deps: install Chromium, fontconfig (fc-list) and poppler (pdftotext) with your package manager" >&2; exit 1; \
+	fi; \
+	missing=""; \
+	for p in $(SYSTEM_PACKAGES); do \
+	  status=$$(dpkg-query -W -f='$${Status}' $$p 2>/dev/null || true); \
+	  [ "$$status" = "install ok installed" ] || missing="$$missing $$p"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" != 0 ]; then echo "system-deps: missing Debian packages:$$missing; run: sudo apt-get install --no-install-recommends$$missing" >&2; exit 1; fi; \
+	echo "system-deps: apt-get install$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y -q --no-install-recommends $$missing \
+	  || { apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; }
+
 book: venv vendor
 	$(PY) -m cmprehab.build $(BOOK_ARGS)
 
-# Unit tests, the two book builds (tests/test_book_html.py) and every chapter notebook
-# run top to bottom by nbval (stored without outputs, hence --nbval-lax; kernel from this
-# venv). loadfile keeps a notebook's cells on one worker. $CMPREHAB_DATA reaches the kernels.
-test: venv vendor
+# The site (as `make book`, with a link to the PDF in every page's footer), then the PDF:
+# a singlehtml build from the same executed notebooks, printed by Chromium (scripts/book_pdf.py).
+pdf: venv vendor system-deps
+	CMPREHAB_BOOK_PDF=$(PDF_NAME) $(PY) -m cmprehab.build $(BOOK_ARGS)
+	$(PY) scripts/book_pdf.py --name $(PDF_NAME)
+
+# Unit tests, the book builds (tests/test_book_html.py, tests/test_book_confidential.py), the
+# site in Chromium and the PDF (tests/test_browser.py) and every chapter notebook run top to
+# bottom by nbval (stored without outputs, hence --nbval-lax; kernel from this venv).
+# loadfile keeps a notebook's cells on one worker. $CMPREHAB_DATA reaches the kernels.
+test: venv vendor system-deps
 	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env tests chapters
 
-# The unit tests alone: no book build, no notebook execution.
+# The unit tests alone: no book build, no notebook execution, no browser.
 test-fast: venv
-	$(PY) -m pytest -n 2 tests --ignore=tests/test_book_html.py --ignore=tests/test_book_confidential.py
+	$(PY) -m pytest -n 2 tests --ignore=tests/test_book_html.py --ignore=tests/test_book_confidential.py \
+	  --ignore=tests/test_browser.py
 
 clean:
 	rm -rf _build .pytest_cache $(MATHJAX_DIR) node_modules

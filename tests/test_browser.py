@@ -1,0 +1,640 @@
+"""The site as readers meet it, in a real browser, and the whole book as one PDF.
+
+One build for this module, made as `make pdf` makes it (`python -m cmprehab.build` with
+$CMPREHAB_BOOK_PDF, then scripts/book_pdf.py), into `_build/browser-test/` of the
+repository; its screenshots are kept there as the test's artifacts:
+`_build/browser-test/_build/screenshots/{390,1280}/<page>.png`.
+
+A copy of that `_build/html` in a fresh folder, served on 127.0.0.1 (as on a machine with
+no network), is visited page by page by Debian's Chromium through Playwright, at 390 px
+(a phone, dark colour scheme) and at 1280 px (a desktop, light). Every request that does
+not go to that server is aborted and recorded. On every page, at both widths:
+
+* no console error, no failed request, no request to any other host;
+* every image loads and has alt text (figures: a sentence);
+* every collapsed code cell opens on a click and shows code; the data notice is visible;
+* axe-core (as shipped by axe-playwright-python, its experimental rules on) finds nothing
+  of impact serious or critical;
+* nothing is wider than the viewport except tables, which scroll inside their own box;
+* no character lacks a glyph in the installed fonts (it would show as an empty box).
+
+At 1280 px: every internal link and anchor resolves. Then: the search page finds a known
+term; the PDF holds every chapter title, the headline numbers as the site pastes them,
+every table and figure, page numbers and the data notice on every page; printed, no table
+is wider than the page.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+from browser_support import (AXE_RUN_JS, CHROMIUM, IMAGES_JS, LAUNCH_ARGS, LINKS_JS, OVERFLOW_JS, TABLES_JS,
+                             TEXT_JS, LocalServer, axe_script, describe, font_has, missing_glyphs,
+                             pdf_images_per_page, pdf_pages_text, squeeze)
+from cmprehab import config
+from cmprehab.provenance import data_fingerprint
+from conftest import BUILD_ENV
+
+ROOT = config.ROOT
+OUTPUT = ROOT / "_build" / "browser-test"
+PDF_NAME = "cmprehab-book.pdf"
+PDF_ENV_VAR = "CMPREHAB_BOOK_PDF"   # as _ext/book_site.py reads it
+BUILD_TIMEOUT = 900
+
+WIDTHS = {
+    "390": dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=1,
+                color_scheme="dark"),
+    "1280": dict(viewport={"width": 1280, "height": 800}, device_scale_factor=1, color_scheme="light"),
+}
+#: Impacts axe-core rates that fail the test.
+FAILING_IMPACTS = {"serious", "critical"}
+#: A word the search must find, and a page it must list (the word is checked to be on that page).
+SEARCH_TERM, SEARCH_PAGE = "sensorimotor", "chapters/04_interventions"
+#: The printable width of an A4 page with the margins of book_static/cmprehab.css (210 - 2 x 14 mm), in CSS px.
+PRINT_WIDTH_PX = round((210 - 2 * 14) / 25.4 * 96)
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [c["file"] for c in part.get("chapters", [])]
+    return [str(Path(p).with_suffix("")) for p in pages]
+
+
+CHAPTERS = toc_pages()
+#: Every page of the site: the book's, Sphinx's index and search page (index.html only redirects).
+PAGES = CHAPTERS + ["genindex", "search"]
+NOTEBOOK_PAGES = [p for p in CHAPTERS if (ROOT / f"{p}.ipynb").is_file()]
+
+
+# --- the build -------------------------------------------------------------------------------
+
+def tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Book:
+    output: Path
+
+    @property
+    def build(self) -> Path:
+        return self.output / "_build"
+
+    @property
+    def site(self) -> Path:
+        return self.build / "html"
+
+    @property
+    def pdf(self) -> Path:
+        return self.build / "pdf" / PDF_NAME
+
+    @property
+    def book_page(self) -> Path:
+        return self.build / "singlehtml" / "book.html"
+
+    def screenshot(self, width: str, page: str) -> Path:
+        return self.build / "screenshots" / width / f"{page}.png"
+
+
+@pytest.fixture(scope="module")
+def book() -> Book:
+    """The site with its PDF, built as `make pdf` builds it, with the default data and parameters."""
+    env = {k: v for k, v in os.environ.items() if k not in BUILD_ENV}
+    env[PDF_ENV_VAR] = PDF_NAME
+    steps = [[sys.executable, "-m", "cmprehab.build", "--output", str(OUTPUT)],
+             [sys.executable, str(ROOT / "scripts" / "book_pdf.py"), "--output", str(OUTPUT), "--name", PDF_NAME]]
+    for command in steps:
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        if result.returncode != 0:
+            pytest.fail(f"{' '.join(command[1:3])} exited {result.returncode}\n--- stdout (tail) ---\n"
+                        f"{tail(result.stdout)}\n--- stderr (tail) ---\n{tail(result.stderr)}", pytrace=False)
+    made = Book(OUTPUT)
+    shutil.rmtree(made.build / "screenshots", ignore_errors=True)  # only this run's pictures
+    return made
+
+
+@pytest.fixture(scope="module")
+def served(book, tmp_path_factory):
+    """A copy of the site in a fresh folder, served on 127.0.0.1: nothing outside it can be reached."""
+    copy = tmp_path_factory.mktemp("offline") / "html"
+    shutil.copytree(book.site, copy)
+    server = LocalServer(copy)
+    yield server.served
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make system-deps` (Debian's chromium) or set $CHROMIUM",
+                    pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    except Exception:
+        playwright.stop()
+        raise
+    yield launched
+    launched.close()
+    playwright.stop()
+
+
+# --- one visit per page and width ---------------------------------------------------------------
+
+@dataclass
+class Visit:
+    page: str
+    width: str
+    problems: list[str] = field(default_factory=list)   # console errors, failed requests, HTTP errors
+    offsite: list[str] = field(default_factory=list)    # requests to any other host (aborted)
+    images: list[dict] = field(default_factory=list)
+    links: list[dict] = field(default_factory=list)
+    notice: dict = field(default_factory=dict)
+    code_cells: int = 0
+    code_problems: list[str] = field(default_factory=list)
+    overflow: list[str] = field(default_factory=list)
+    tables: list[dict] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    axe: dict = field(default_factory=dict)
+    title: str = ""
+    pasted: list[str] = field(default_factory=list)
+    captions: list[str] = field(default_factory=list)
+    pdf_links: list[str] = field(default_factory=list)
+    icons: list[str] = field(default_factory=list)
+
+
+def new_context(browser, served, width: str):
+    """A browser context in which every request to another host is aborted and recorded."""
+    context = browser.new_context(**WIDTHS[width])
+    context.set_default_timeout(30_000)
+    offsite: list[str] = []
+
+    def only_local(route):
+        if served.is_local(route.request.url):
+            route.continue_()
+        else:
+            offsite.append(route.request.url)
+            route.abort("blockedbyclient")
+
+    context.route("**/*", only_local)
+    return context, offsite
+
+
+def overflow_report(page) -> list[str]:
+    found = page.evaluate(OVERFLOW_JS, False)
+    report = list(found["outside"])
+    if found["scrollWidth"] > found["viewport"] + 1:
+        report.insert(0, f"the page scrolls sideways: {found['scrollWidth']} px wide "
+                         f"in a {found['viewport']} px viewport")
+    return report
+
+
+def visit_page(browser, served, book: Book, name: str, width: str, axe_js: str) -> Visit:
+    visit = Visit(name, width)
+    context, visit.offsite = new_context(browser, served, width)
+    page = context.new_page()
+    problems = visit.problems
+    page.on("console", lambda m: problems.append(f"console error: {m.text} ({m.location.get('url', '')})")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"uncaught exception: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    first = len(served.log)
+    try:
+        page.goto(served.base + f"{name}.html", wait_until="load")
+        page.wait_for_load_state("networkidle")
+
+        visit.images = page.evaluate(IMAGES_JS)
+        found = page.evaluate(LINKS_JS)
+        visit.links, visit.icons = found["links"], found["icons"]
+        visit.pdf_links = [a["url"] for a in visit.links if a["url"].endswith(f"/{PDF_NAME}")]
+        notice = page.locator(".data-notice")
+        visit.notice = {"count": notice.count()}
+        if notice.count():
+            box = notice.first.bounding_box()
+            visit.notice.update(visible=notice.first.is_visible(), text=notice.first.inner_text(),
+                                top=box["y"] if box else None, height=box["height"] if box else 0)
+        visit.title = page.evaluate("""() => { const h = document.querySelector('article h1');
+            if (!h) return ''; const c = h.cloneNode(true); c.querySelectorAll('.headerlink').forEach(a => a.remove());
+            return c.textContent.trim(); }""")
+        visit.pasted = page.eval_on_selector_all("span.pasted-text", "els => els.map(e => e.innerText)")
+        visit.captions = page.eval_on_selector_all(
+            "article table > caption, article figcaption",
+            "els => els.map(e => { const c = e.cloneNode(true);"
+            " c.querySelectorAll('.headerlink').forEach(a => a.remove()); return c.textContent.trim(); })")
+        visit.overflow = overflow_report(page)
+        visit.tables = page.evaluate(TABLES_JS)
+        visit.missing = missing_glyphs(page.evaluate(TEXT_JS))
+        shot = book.screenshot(width, name)
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+
+        cells = page.locator("details.hide.above-input")
+        visit.code_cells = cells.count()
+        for i in range(visit.code_cells):
+            cell = cells.nth(i)
+            cell.locator("summary").click()
+            code = cell.locator("pre").first
+            if not cell.evaluate("d => d.open"):
+                visit.code_problems.append(f"cell {i + 1}: still closed after a click on its summary")
+            elif not code.count() or not code.is_visible() or not code.inner_text().strip():
+                visit.code_problems.append(f"cell {i + 1}: open, but shows no code")
+        if visit.code_cells:  # opened code scrolls inside its own box too
+            visit.overflow += [f"(code cells open) {line}" for line in overflow_report(page)]
+        page.wait_for_load_state("networkidle")
+        # What the server answered with an error while the page was in use (the favicon too,
+        # which Chromium asks for outside the page's own requests).
+        site_end = len(served.log)
+        problems += [f"server answered {status} for {path}" for path, status in served.log[first:site_end]
+                     if status >= 400]
+
+        # axe-core last: its own fetches of the stylesheets are not the site's requests (it
+        # resolves the theme's `@import "../basic.css"` against the page, not the stylesheet,
+        # and asks for /basic.css); they are left out of the checks above, but not of `offsite`.
+        before_axe = len(problems)
+        page.evaluate(axe_js)
+        visit.axe = page.evaluate(AXE_RUN_JS)
+        del problems[before_axe:]
+        served.audits.append((site_end, len(served.log)))
+    finally:
+        context.close()
+    return visit
+
+
+@pytest.fixture(scope="module")
+def visit(browser, served, book):
+    """visit(page, width) -> Visit: each page is visited once per width, on first use."""
+    done: dict[tuple[str, str], Visit] = {}
+    axe_js = axe_script()
+
+    def get(name: str, width: str) -> Visit:
+        if (name, width) not in done:
+            done[name, width] = visit_page(browser, served, book, name, width, axe_js)
+        return done[name, width]
+
+    return get
+
+
+def where(v: Visit) -> str:
+    return f"{v.page}.html at {v.width} px"
+
+
+# --- every page, both widths ----------------------------------------------------------------------
+
+pages_and_widths = pytest.mark.parametrize("width", list(WIDTHS))
+every_page = pytest.mark.parametrize("name", PAGES)
+
+
+def test_every_page_of_the_site_is_visited(book):
+    built = sorted(p.relative_to(book.site).with_suffix("").as_posix() for p in book.site.rglob("*.html")
+                   if "_static" not in p.parts and p.parent.name != "_downloads"
+                   and 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8"))
+    assert built == sorted(PAGES), f"pages built but not visited: {sorted(set(built) - set(PAGES))}; " \
+                                   f"visited but not built: {sorted(set(PAGES) - set(built))}"
+
+
+@every_page
+@pages_and_widths
+def test_no_console_error_and_no_failed_request(visit, name, width):
+    v = visit(name, width)
+    assert not v.problems, f"{where(v)}:\n  " + "\n  ".join(v.problems)
+
+
+@every_page
+@pages_and_widths
+def test_requests_go_to_the_local_server_only(visit, name, width):
+    v = visit(name, width)
+    assert not v.offsite, f"{where(v)} asked another host for (aborted): {v.offsite}"
+
+
+@every_page
+@pages_and_widths
+def test_every_image_loads_and_has_alt_text(visit, name, width):
+    v = visit(name, width)
+    problems = []
+    for img in v.images:
+        alt = (img["alt"] or "").strip()
+        if not img["loaded"]:
+            problems.append(f"{img['src']}: did not load")
+        if not alt:
+            problems.append(f"{img['src']}: no alt text")
+        elif img["inFigure"] and (len(alt.split()) < 5 or re.search(r"\.(png|svg|jpe?g)$", alt, re.I)):
+            problems.append(f"{img['src']}: alt text {alt!r} does not describe the figure")
+    assert not problems, f"{where(v)}:\n  " + "\n  ".join(problems)
+
+
+@every_page
+@pages_and_widths
+def test_collapsed_code_cells_open_and_show_code(visit, name, width):
+    v = visit(name, width)
+    if name in NOTEBOOK_PAGES:
+        assert v.code_cells > 0, f"{where(v)}: no collapsed code cell on a notebook page"
+    assert not v.code_problems, f"{where(v)}:\n  " + "\n  ".join(v.code_problems)
+
+
+@every_page
+@pages_and_widths
+def test_data_notice_is_visible(visit, name, width):
+    v = visit(name, width)
+    fingerprint = data_fingerprint(config.DEFAULT_COHORT)
+    assert v.notice.get("count") == 1, f"{where(v)}: {v.notice.get('count')} data notices"
+    assert v.notice["visible"] and v.notice["height"] > 0, f"{where(v)}: the data notice is not visible"
+    assert 0 <= v.notice["top"] < WIDTHS[width]["viewport"]["height"], \
+        f"{where(v)}: the data notice is not in the first screen (top at {v.notice['top']} px)"
+    text = " ".join(v.notice["text"].split())
+    assert text.startswith("Synthetic data") and fingerprint.short in text, f"{where(v)}: notice reads {text!r}"
+
+
+@every_page
+@pages_and_widths
+def test_no_serious_or_critical_accessibility_violation(visit, name, width):
+    v = visit(name, width)
+    assert v.axe.get("version"), f"{where(v)}: axe-core did not run"
+    failing = [x for x in v.axe["violations"] if x["impact"] in FAILING_IMPACTS]
+    lines = [f"{x['id']} ({x['impact']}): {x['help']}\n      " + "\n      ".join(
+        f"{n['target']}: {n['html']}" for n in x["nodes"][:5]) for x in failing]
+    assert not failing, f"{where(v)}, axe-core {v.axe['version']}:\n  " + "\n  ".join(lines)
+
+
+@every_page
+@pages_and_widths
+def test_nothing_is_wider_than_the_viewport_but_tables_scroll_in_their_box(visit, name, width):
+    v = visit(name, width)
+    assert not v.overflow, f"{where(v)}:\n  " + "\n  ".join(v.overflow[:15])
+    unboxed = [t["id"] for t in v.tables if t["wide"] and not t["scrolls"]]
+    assert not unboxed, f"{where(v)}: tables wider than their box that do not scroll inside it: {unboxed}"
+
+
+@every_page
+@pages_and_widths
+def test_every_character_has_a_glyph(visit, name, width):
+    v = visit(name, width)
+    assert not v.missing, f"{where(v)}: no installed font draws {describe(v.missing)} (an empty box on screen)"
+
+
+@every_page
+@pages_and_widths
+def test_screenshot_is_kept(visit, book, name, width):
+    visit(name, width)
+    shot = book.screenshot(width, name)
+    assert shot.is_file() and shot.stat().st_size > 1000, f"no screenshot at {shot}"
+
+
+# --- links ----------------------------------------------------------------------------------------
+
+class Anchors(HTMLParser):
+    def __init__(self, text: str):
+        super().__init__()
+        self.names: set[str] = set()
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if key == "id" or (tag == "a" and key == "name"):
+                self.names.add(value or "")
+
+
+def anchors_of(path: Path, cache: dict = {}) -> set[str]:  # noqa: B006 - a cache on purpose
+    if path not in cache:
+        cache[path] = Anchors(path.read_text(encoding="utf-8")).names
+    return cache[path]
+
+
+def unresolved(links: list[dict], served) -> tuple[int, list[str]]:
+    """(how many internal links, those whose file or anchor is not in the served site)."""
+    broken, checked = [], 0
+    for link in links:
+        if not served.is_local(link["url"]):
+            continue
+        checked += 1
+        parts = urlsplit(link["url"])
+        target = served.root / unquote(parts.path).lstrip("/")
+        if parts.path.endswith("/"):
+            target = target / "index.html"
+        label = f"{link['raw']!r} ({link['text'][:40]!r})"
+        if not target.is_file():
+            broken.append(f"{label}: no file {target.relative_to(served.root)}")
+        elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in anchors_of(target):
+            broken.append(f"{label}: no id {unquote(parts.fragment)!r} in {target.relative_to(served.root)}")
+    return checked, broken
+
+
+@every_page
+def test_every_internal_link_and_anchor_resolves(visit, served, name):
+    v = visit(name, "1280")
+    checked, broken = unresolved(v.links, served)
+    assert checked, f"{where(v)}: no internal link at all"
+    assert not broken, (f"{where(v)}: {len(broken)} of {checked} internal links do not resolve:\n  "
+                        + "\n  ".join(broken))
+
+
+def test_every_page_names_an_icon_that_exists(visit, served):
+    """Without one, browsers ask for /favicon.ico (once per session, so a visit may not show the 404)."""
+    problems = []
+    for name in PAGES:
+        icons = visit(name, "1280").icons
+        if not icons:
+            problems.append(f"{name}: no <link rel=icon>")
+        problems += [f"{name}: icon {url} not in the site" for url in icons if not served.is_local(url)
+                     or not (served.root / unquote(urlsplit(url).path).lstrip("/")).is_file()]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_server_answered_every_request_of_the_site(visit, served):
+    for name in PAGES:
+        for width in WIDTHS:
+            visit(name, width)
+    audits = served.audits
+    errors = [f"{status} {path}" for i, (path, status) in enumerate(served.log)
+              if status >= 400 and not any(start <= i < end for start, end in audits)]
+    assert not errors, f"requests the server could not answer during the visits: {errors}"
+
+
+def test_every_page_links_to_the_pdf(visit, book, served):
+    missing = [name for name in PAGES if not visit(name, "1280").pdf_links]
+    assert not missing, f"pages without a link to {PDF_NAME}: {missing}"
+    for url in visit(CHAPTERS[0], "1280").pdf_links:
+        assert (served.root / unquote(urlsplit(url).path).lstrip("/")).is_file(), f"{url}: no PDF there"
+
+
+def test_the_start_page_redirects_to_the_first_chapter(browser, served):
+    context, offsite = new_context(browser, served, "1280")
+    try:
+        page = context.new_page()
+        page.goto(served.base + "index.html")
+        page.wait_for_url(f"**/{CHAPTERS[0]}.html")
+    finally:
+        context.close()
+    assert not offsite
+
+
+# --- search --------------------------------------------------------------------------------------
+
+def test_search_finds_a_known_term(browser, served, book):
+    assert SEARCH_TERM in (book.site / f"{SEARCH_PAGE}.html").read_text(encoding="utf-8").lower(), \
+        f"{SEARCH_TERM!r} is no longer on {SEARCH_PAGE}: choose another search term"
+    context, offsite = new_context(browser, served, "1280")
+    try:
+        page = context.new_page()
+        page.goto(served.base + f"search.html?q={SEARCH_TERM}")
+        page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+        hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(a => a.href)")
+        summary = page.inner_text("#search-results > p, #search-results .search-summary") \
+            if page.locator("#search-results > p").count() else ""
+    finally:
+        context.close()
+    assert not offsite
+    assert any(f"/{SEARCH_PAGE}.html" in url for url in hits), \
+        f"searching {SEARCH_TERM!r} does not list {SEARCH_PAGE}: {hits} {summary!r}"
+
+
+# --- the glyph check can fail -------------------------------------------------------------------
+
+def test_the_glyph_check_finds_an_emoji_without_a_font(browser):
+    check = "\u2705"
+    if font_has(check):
+        pytest.skip("a font with emoji is installed here; the check cannot be shown to fail")
+    page = browser.new_page()
+    try:
+        page.set_content(f"<p>Status: {check} succeeded</p>")
+        text = page.evaluate(TEXT_JS)
+    finally:
+        page.close()
+    assert missing_glyphs(text) == [check]
+
+
+# --- the PDF -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pdf_pages(book) -> list[str]:
+    assert book.pdf.is_file(), f"no PDF at {book.pdf}"
+    pages = pdf_pages_text(book.pdf)
+    assert pages, f"{book.pdf}: no text"
+    return pages
+
+
+def test_the_pdf_is_in_the_site(book):
+    copy = book.site / "_downloads" / PDF_NAME
+    assert copy.is_file(), f"no {copy}"
+    digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    assert digest(copy) == digest(book.pdf), f"{copy} is not {book.pdf}"
+
+
+def test_the_pdf_has_every_chapter_title(visit, pdf_pages):
+    text = squeeze("".join(pdf_pages))
+    titles = {name: visit(name, "1280").title for name in CHAPTERS}
+    assert all(titles.values()), f"pages without a title: {[n for n, t in titles.items() if not t]}"
+    missing = [f"{name}: {title!r}" for name, title in titles.items() if squeeze(title) not in text]
+    assert not missing, "chapter titles not in the PDF:\n  " + "\n  ".join(missing)
+
+
+def test_the_pdf_has_the_headline_numbers_the_site_shows(visit, pdf_pages):
+    pasted = visit(CHAPTERS[0], "1280").pasted
+    assert len(pasted) >= 5, f"{CHAPTERS[0]}: only {len(pasted)} pasted values"
+    text = squeeze("".join(pdf_pages))
+    missing = [value for value in pasted if squeeze(value) not in text]
+    assert not missing, f"values pasted on {CHAPTERS[0]} but not in the PDF: {missing}"
+
+
+def test_the_pdf_has_every_table_and_figure_in_place(visit, book, pdf_pages):
+    captions = [c for name in CHAPTERS for c in visit(name, "1280").captions]
+    assert any(c.startswith("Table") for c in captions) and any(c.startswith("Fig") for c in captions)
+    squeezed = [squeeze(page) for page in pdf_pages]
+    images = pdf_images_per_page(book.pdf)
+    problems = []
+    for caption in captions:
+        # Captions run to the end of the line in the PDF; their first words are enough to find them.
+        start = squeeze(" ".join(caption.split()[:6]))
+        found = [i for i, page in enumerate(squeezed) if start in page]
+        if not found:
+            problems.append(f"caption not in the PDF: {caption[:80]!r}")
+        elif caption.startswith("Fig") and not any(images[i] for i in found):
+            problems.append(f"no image on page {found[0] + 1} with {caption[:60]!r}")
+    figures = sum(1 for name in CHAPTERS for img in visit(name, "1280").images if img["inFigure"])
+    assert sum(images) >= figures, f"{sum(images)} images in the PDF, {figures} figures in the site"
+    assert not problems, "\n".join(problems)
+
+
+def test_the_pdf_pages_are_numbered_and_name_the_data(pdf_pages):
+    short = data_fingerprint(config.DEFAULT_COHORT).short
+    total = len(pdf_pages)
+    assert total >= len(CHAPTERS), f"only {total} pages for {len(CHAPTERS)} chapters"
+    unnumbered = [i for i, page in enumerate(pdf_pages, 1) if f"Page {i} of {total}" not in " ".join(page.split())]
+    unnamed = [i for i, page in enumerate(pdf_pages, 1) if f"data SHA-256 {short}" not in " ".join(page.split())]
+    assert not unnumbered, f"pages without 'Page N of {total}': {unnumbered}"
+    assert not unnamed, f"pages without the data notice (data SHA-256 {short}): {unnamed}"
+
+
+def test_printed_tables_fit_the_page(browser, book):
+    server = LocalServer(book.book_page.parent)
+    context = browser.new_context(viewport={"width": PRINT_WIDTH_PX, "height": 1000})
+    try:
+        page = context.new_page()
+        page.emulate_media(media="print")
+        page.goto(server.served.base + book.book_page.name, wait_until="load")
+        tables = page.evaluate(TABLES_JS)
+        found = page.evaluate(OVERFLOW_JS, True)
+    finally:
+        context.close()
+        server.close()
+    assert len(tables) >= 10, f"only {len(tables)} tables on the printed page"
+    wide = [t["id"] for t in tables if t["wide"]]
+    assert not wide, f"printed tables wider than the page ({PRINT_WIDTH_PX} px): {wide}"
+    assert not found["outside"], "printed elements wider than the page:\n  " + "\n  ".join(found["outside"][:15])
+
+
+# --- the checks can fail -------------------------------------------------------------------------
+
+BROKEN_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Broken</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head><body><main>
+<h1>Broken</h1>
+<p>Status: \u2705</p>
+<img src="missing.png" alt="">
+<img src="https://example.org/remote.png" alt="A remote picture">
+<a href="other.html#nowhere">a link to an anchor that is not there</a>
+<a href="gone.html">a link to a page that is not there</a>
+<div style="width: 2000px">wider than any viewport</div>
+<button aria-label="Go">Search everything</button>
+<script>console.error("broken on purpose");</script>
+</main></body></html>"""
+
+
+def test_the_checks_find_what_is_wrong_on_a_broken_page(browser, tmp_path):
+    """Each check of a visit, on a page made to fail it (a guard against checks that cannot fail)."""
+    site = tmp_path / "_build" / "html"
+    site.mkdir(parents=True)
+    (site / "broken.html").write_text(BROKEN_PAGE, encoding="utf-8")
+    (site / "other.html").write_text("<!DOCTYPE html><title>Other</title><p id='here'>here</p>", encoding="utf-8")
+    server = LocalServer(site)
+    try:
+        v = visit_page(browser, server.served, Book(tmp_path), "broken", "1280", axe_script())
+    finally:
+        server.close()
+    problems = "\n".join(v.problems)
+    assert "broken on purpose" in problems and "missing.png" in problems, problems
+    assert v.offsite == ["https://example.org/remote.png"]
+    assert {img["src"] for img in v.images if not img["loaded"]} >= {"missing.png", "https://example.org/remote.png"}
+    assert any(not (img["alt"] or "").strip() for img in v.images)
+    assert any("2000" in line or "div" in line for line in v.overflow), v.overflow
+    assert "label-content-name-mismatch" in {x["id"] for x in v.axe["violations"]}, v.axe
+    assert v.notice == {"count": 0}
+    if not font_has("\u2705"):
+        assert v.missing == ["\u2705"]
+    checked, broken = unresolved(v.links, server.served)
+    assert checked == 2 and len(broken) == 2, broken
+    assert "no id 'nowhere' in other.html" in broken[0] and "no file gone.html" in broken[1], broken
