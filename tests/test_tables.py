@@ -384,3 +384,11 @@ def test_glue_passes_plain_python_values(monkeypatch):
     book.glue("text", "x")
     assert glued == {"count": (3, False), "share": (0.5, False), "text": ("x", False)}
     assert type(glued["count"][0]) is int and type(glued["share"][0]) is float
+
+
+def test_a_table_not_made_from_the_data_downloads_as_it_is(shown, monkeypatch):
+    monkeypatch.setattr(book, "_fingerprint", None)
+    frame = pd.DataFrame({"column": ["age"], "type": ["integer"]})
+    book.show_table(frame, "tbl-data-dictionary", "Columns.")
+    link = re.search(r'download="data-dictionary.csv" href="data:text/csv;base64,([^"]+)"', shown[0].data)
+    assert link and base64.b64decode(link.group(1)).decode("utf-8") == frame.to_csv()

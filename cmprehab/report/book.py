@@ -98,12 +98,15 @@ def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str,
         text += (f"\n*<{k}: fewer than {k} patients; {disclosure.WITHHELD}: not shown so that a small count "
                  "cannot be derived (disclosure control on confidential data).*\n")
     if csv:
-        # The download says which data it comes from, in its name and in a first comment line.
-        content = f"# {data_mark()}\n{table.to_csv()}"
+        # A download of data says which data it comes from, in its name and in a first comment line;
+        # a table that is not made from the data (the data dictionary) is downloaded as it is.
+        stem = name.removeprefix("tbl-")
+        if _fingerprint is None:
+            content, filename = table.to_csv(), f"{stem}.csv"
+        else:
+            kind = "synthetic" if _fingerprint.synthetic else "confidential"
+            content, filename = f"# {data_mark()}\n{table.to_csv()}", f"{stem}-{kind}-{_fingerprint.short}.csv"
         payload = base64.b64encode(content.encode("utf-8")).decode("ascii")
-        kind = "synthetic" if _fingerprint is not None and _fingerprint.synthetic else "confidential"
-        sha = _fingerprint.short if _fingerprint is not None else "unknown"
-        filename = f"{name.removeprefix('tbl-')}-{kind}-{sha}.csv"
         text += (f'\n<a class="table-download" download="{filename}" '
                  f'href="data:text/csv;base64,{payload}">Download {filename}</a>\n')
     display(Markdown(text))
