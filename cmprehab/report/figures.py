@@ -264,7 +264,10 @@ def threshold_curves(curve: pd.DataFrame, literature: pd.DataFrame, kind: str = 
         ax.set_ylabel("Patients, %", fontsize=10)
         ax.set_ylim(0, 100)
         ax.set_xlim(0, 100 if kind == "percent" else instrument.hi - instrument.lo)
-    axes[0].legend(frameon=False, fontsize=9, loc="upper right")
+    # The legend goes on the first panel that has a curve (none has when no change is measured).
+    drawn = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
+    if drawn:
+        drawn[0].legend(frameon=False, fontsize=9, loc="upper right")
     fig.tight_layout()
     return fig
 
