@@ -66,6 +66,10 @@ def notice_html(fingerprint) -> str:
             + '</div>')
 
 
+#: The data this build shows (`cmprehab.provenance.DataFingerprint`), for the other extensions.
+FINGERPRINT = None
+
+
 def set_announcement(app, config) -> None:
     import os
 
@@ -78,6 +82,8 @@ def set_announcement(app, config) -> None:
         raise ExtensionError(
             f"data_notice: cohort file not found: {err.filename}. Generate the synthetic "
             "cohort or point CMPREHAB_DATA at an existing file.") from err
+    global FINGERPRINT
+    FINGERPRINT = fingerprint
     options = dict(config.html_theme_options or {})
     banner = notice_html(fingerprint)
     earlier = options.get("announcement") or ""

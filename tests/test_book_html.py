@@ -10,7 +10,7 @@ Builds the book twice, each time into its own temporary folder with
 Then parses the HTML with the standard library and compares it with
 cmprehab.report (results, tables, audit) and cmprehab.provenance.
 Glued numbers are checked where they sit: the n-th `{glue:text}` role of a
-chapter's Markdown is the n-th `<span class="pasted-text">` of its page, and reads
+chapter's Markdown is the n-th `<span class="pasted-text ...">` of its page, and reads
 as the text `cmprehab.results` gives for that name.
 """
 from __future__ import annotations
@@ -45,7 +45,11 @@ BUILD_TIMEOUT = 900
 NUMBERED_PAGES = ["03_baseline", "04_interventions", "05_outcomes", "06_follow_up", "07_sensitivity",
                   "08_predictors"]
 GLUE_TEXT = re.compile(r"\{glue:text\}`([^`]+)`")
-PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
+#: A pasted value's text: up to its tooltip (_ext/traced_numbers.py) or the end of its span.
+PASTED = re.compile(r'<span [^>]*?class="pasted-text[^"]*"[^>]*>(.*?)(?=<span class="trace"|</span>)', re.DOTALL)
+#: A traced value: its tooltip's id, its text, and the result name its tooltip gives.
+TRACED = re.compile(r'<span aria-describedby="([^"]+)" class="pasted-text traced" tabindex="0">(.*?)'
+                    r'<span class="trace" role="tooltip" id="\1"><span class="trace-name">([^<]+)</span>', re.DOTALL)
 ERROR_MARKERS = ["output_error", "Traceback", "output stderr", "Error in cell"]
 PAGE_RESULTS = {"00_overview": results.overview, "01_aims": results.aims, "02_methods": results.methods,
                 "03_baseline": results.baseline, "04_interventions": results.interventions,
@@ -346,6 +350,65 @@ def test_audit_counts_are_the_package_audit(site):
         statuses += [row[header.index("status")] for row in body]
     assert len(statuses) == len(site.audit)
     assert {s: statuses.count(s) for s in set(statuses)} == {s: int(n) for s, n in counts.items()}
+
+
+# --- the results file and traced numbers ---------------------------------------------------
+
+
+def results_file(site: Site) -> dict:
+    path = site.root / "results.json"
+    assert path.is_file(), f"{site.label} build wrote no results file at {path}"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_the_results_file_holds_every_traced_number_as_shown(site):
+    """Each pasted number carries its record (tooltip), and results.json holds the same record
+    with the text the page shows; the file names the build's data and changed parameters."""
+    written = results_file(site)
+    assert written["format"] == "cmprehab-results/1"
+    assert written["data"]["sha256"] == site.fingerprint.sha256
+    assert (written["parameters_changed"] == "none") == (not site.set_values)
+    rows = {(row["page"], row["name"]): row for row in written["results"]}
+    assert len(rows) == len(written["results"]), "a (page, name) pair appears twice in results.json"
+    problems, traced = [], 0
+    for name in PAGE_RESULTS:
+        page = site.page(name)
+        found = TRACED.findall(page.html)
+        # Every {glue:text} value is traced; the tooltip names the value pasted in the role's place.
+        assert [key for _, _, key in found] == glue_roles(name), f"{site.label}, {name}: untraced or misnamed values"
+        expected = site.results(name)
+        for _, text, key in found:
+            traced += 1
+            row = rows.get((f"chapters/{name}", key))
+            if row is None:
+                problems.append(f"{name}: {key} is not in results.json")
+            elif not (plain_quotes(strip_tags(text)) == plain_quotes(row["text"]) == plain_quotes(expected[key].text)):
+                problems.append(f"{name}: {key} shows {text!r}, results.json says {row['text']!r}")
+            elif not row["function"].startswith("cmprehab.report.results.") or not row["source"]:
+                problems.append(f"{name}: {key} has no computing function or source: {row}")
+    assert traced > 100 and not problems, "\n".join(problems)
+
+
+def test_the_results_file_joins_the_published_numbers_and_the_audit(site):
+    rows = [row for row in results_file(site)["results"] if row["published_key"]]
+    status = dict(zip(site.audit["key"], site.audit["status"]))
+    published = dict(zip(site.audit["key"], site.audit["published"]))
+    assert {row["name"] for row in rows} >= {"n_patients", "mcid_nprs_1y", "sessions_median", "women_pct"}
+    for row in rows:
+        assert row["published"] == published[row["published_key"]], row
+        assert row["audit_status"] == status[row["published_key"]], row
+    if site.label == "default":
+        assert {row["audit_status"] for row in rows} <= {reproduction.STATUS_MATCH, reproduction.STATUS_ASSUMED,
+                                                        reproduction.STATUS_REPORTED}
+
+
+def test_the_results_csv_is_the_json(default_site):
+    import csv
+
+    with (default_site.root / "results.csv").open(encoding="utf-8", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    rows = results_file(default_site)["results"]
+    assert [(r["page"], r["name"], r["text"]) for r in table] == [(r["page"], r["name"], r["text"]) for r in rows]
 
 
 def test_interventions_table_is_the_package_table(site):

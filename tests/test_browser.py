@@ -34,7 +34,7 @@ import sys
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 import yaml
@@ -478,6 +478,66 @@ def test_the_start_page_redirects_to_the_first_chapter(browser, served):
         page = context.new_page()
         page.goto(served.base + "index.html")
         page.wait_for_url(f"**/{CHAPTERS[0]}.html")
+    finally:
+        context.close()
+    assert not offsite
+
+
+# --- traced numbers ------------------------------------------------------------------------------
+
+TRACE_STATE_JS = """() => {
+  const number = document.activeElement.closest('.traced');
+  const tip = number && document.getElementById(number.getAttribute('aria-describedby'));
+  return {focused: !!number, visible: !!tip && tip.checkVisibility(), text: tip ? tip.innerText : '',
+          name: number ? number.firstChild.textContent : ''};
+}"""
+
+
+def test_a_number_shows_where_it_came_from_on_keyboard_focus_and_hover(browser, served):
+    """Tab reaches a pasted number; its tooltip names the result and links the computing function
+    to the API reference (a link that resolves); Escape hides it; the pointer shows it too."""
+    context, offsite = new_context(browser, served, "1280")
+    try:
+        page = context.new_page()
+        page.goto(served.base + f"{CHAPTERS[0]}.html")
+        assert not page.locator(".traced .trace").first.is_visible(), "a tooltip is open before any focus"
+        state = {"focused": False}
+        for _ in range(300):   # Tab through the page's header and navigation to the first number
+            page.keyboard.press("Tab")
+            state = page.evaluate(TRACE_STATE_JS)
+            if state["focused"]:
+                break
+        assert state["focused"], "Tab never reaches a traced number"
+        assert state["visible"], "focusing a number does not show where it came from"
+        assert "computed by" in state["text"] and "results.overview" in state["text"], state
+        link = page.locator(".traced:focus .trace a").first
+        href = link.get_attribute("href")
+        assert href and "api.html#cmprehab.report.results." in href, href
+        page.keyboard.press("Escape")
+        assert not page.evaluate(TRACE_STATE_JS)["visible"], "Escape does not hide the tooltip"
+        page.locator("body").click(position={"x": 5, "y": 5})
+        second = page.locator(".traced").nth(1)
+        second.hover()
+        assert second.locator(".trace").is_visible(), "hovering a number does not show where it came from"
+        page.goto(urljoin(page.url, href))
+        anchor = href.split("#", 1)[1]
+        assert page.locator(f'[id="{anchor}"]').count() == 1, f"the API reference has no entry {anchor}"
+    finally:
+        context.close()
+    assert not offsite
+
+
+def test_the_results_file_is_served_with_the_site(browser, served):
+    context, offsite = new_context(browser, served, "1280")
+    try:
+        page = context.new_page()
+        page.goto(served.base + "chapters/12_provenance.html")
+        for name in ("results.json", "results.csv"):
+            href = page.locator(f'a[href$="{name}"]').first.get_attribute("href")
+            response = context.request.get(urljoin(page.url, href))
+            assert response.ok, f"{name}: HTTP {response.status}"
+            if name == "results.json":
+                assert response.json()["format"] == "cmprehab-results/1"
     finally:
         context.close()
     assert not offsite

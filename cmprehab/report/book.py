@@ -7,6 +7,7 @@ and its SHA-256), and captions can flag values the publications never reported.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import warnings
 
@@ -16,18 +17,22 @@ from IPython.display import Markdown, display
 from .. import markdown
 from .. import params as study
 from ..data.cohort import load_cohort
-from . import disclosure
+from . import audit, disclosure
 from .figures import set_style
-from .results import DAGGER, UNPUBLISHED_NOTE
+from .results import DAGGER, UNPUBLISHED_NOTE, records
 
+#: The name under which a page glues its results' record (read by _ext/traced_numbers.py).
+RECORD = "results_record"
 
 #: The data this page shows (`provenance.DataFingerprint`), set by `setup()`.
 _fingerprint = None
+#: The cohort this page shows, set by `setup()` (for the audit status in the results record).
+_cohort = None
 
 
 def setup() -> pd.DataFrame:
     """Style every figure, silence known third-party deprecations, load and validate the cohort."""
-    global _fingerprint
+    global _fingerprint, _cohort
     # tableone 0.9.6 on pandas 3 warns about its own internals.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="tableone")
     warnings.filterwarnings("ignore", category=FutureWarning, module="tableone")
@@ -35,6 +40,7 @@ def setup() -> pd.DataFrame:
     set_style()
     cohort = load_cohort()
     _fingerprint = cohort.attrs["fingerprint"]
+    _cohort = cohort
     return cohort
 
 
@@ -56,7 +62,12 @@ def unpublished(caption: str) -> str:
 
 def glue_results(results: dict) -> None:
     """Glue every value of a page (`cmprehab.results`) as its text: paste with {glue:text}`name`,
-    or, for the few Markdown results (citations), with {glue:md}`name:myst`."""
+    or, for the few Markdown results (citations), with {glue:md}`name:myst`.
+
+    The page's record (`results.records`: value, computing functions, published value and audit
+    status of each) is glued too, as JSON under `RECORD`: the build writes it into the site's
+    results file, and each pasted number shows it on hover or focus.
+    """
     from myst_nb import glue as _glue
 
     for result in results.values():
@@ -64,6 +75,9 @@ def glue_results(results: dict) -> None:
             _glue(result.name, Markdown(result.text), display=False)
         else:
             glue(result.name, result.text)
+    quotes_published = any(row["published_key"] for row in records(results))
+    audit_table = audit.audit(_cohort) if _cohort is not None and quotes_published else None
+    glue(RECORD, json.dumps(records(results, audit_table), ensure_ascii=False, allow_nan=False))
 
 
 def glue(name: str, value) -> None:

@@ -15,7 +15,8 @@ for a machine-readable results file.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import sys
+from dataclasses import asdict, dataclass
 
 import pandas as pd
 
@@ -44,6 +45,8 @@ class Result:
     text: str
     source: str
     markdown: bool = False
+    #: The page function that quoted it (``cmprehab.report.results.overview``).
+    function: str = ""
 
 
 def _missing(value) -> bool:
@@ -68,6 +71,8 @@ class Page:
 
     def __init__(self, cohort: pd.DataFrame | None = None):
         self.results: dict[str, Result] = {}
+        # The page function creating this page (overview, outcomes, ...), named in the results file.
+        self.function = f"{__name__}.{sys._getframe(1).f_code.co_name}"
         fingerprint = None if cohort is None else cohort.attrs.get("fingerprint")
         self.synthetic = bool(getattr(fingerprint, "synthetic", False))
 
@@ -80,7 +85,8 @@ class Page:
     def add(self, name: str, value, text: str, source: str, markdown: bool = False) -> None:
         if name in self.results:
             raise ValueError(f"result {name!r} defined twice")
-        self.results[name] = Result(name, None if _missing(value) else _plain(value), text, source, markdown)
+        self.results[name] = Result(name, None if _missing(value) else _plain(value), text, source, markdown,
+                                    self.function)
 
     def number(self, name: str, value, fmt: str, source: str, unit: str = "", unpublished: bool = False) -> None:
         """A number at `fmt`; a label ("<5", "withheld") passes through; NaN reads "not available"."""
@@ -111,6 +117,37 @@ class Page:
         else:
             text = self.mark(f"{pct:.0f} %", unpublished) + f" ({study.current().ci_label} {low:.0f}–{high:.0f} %)"
         self.add(name, pct, text, source)
+
+
+#: Results quoting a published number under another name (the others share the name of their
+#: key in data/published.csv, or quote nothing published).
+PUBLISHED_AS = {"n_patients": "cohort_n", "n_discharge": "discharge_n", "n_1y": "followup_n",
+                "months_median": "program_months_median", "months_q1": "program_months_q1",
+                "months_q3": "program_months_q3", "low_pm_pct": "low_pain_management_pct",
+                **{f"mcid_{stem}_{time}": f"{stem}_mcid_{time}_pct" for stem in INSTRUMENTS
+                   for time in ("discharge", "1y")}}
+
+
+def published_key(name: str, keys) -> str | None:
+    """The key in data/published.csv of the number a result quotes, if it quotes one."""
+    key = PUBLISHED_AS.get(name, name)
+    return key if key in keys else None
+
+
+def records(results: dict[str, Result], audit_table: pd.DataFrame | None = None) -> list[dict]:
+    """A page's results for the machine-readable results file (the build adds the page): each value
+    with its text, the functions behind it and, where it quotes a published number, that number
+    and its audit status."""
+    published = targets.load_targets().set_index("key")
+    status = {} if audit_table is None else dict(zip(audit_table["key"], audit_table["status"]))
+    rows = []
+    for result in results.values():
+        key = published_key(result.name, published.index)
+        row = {**asdict(result), "published_key": key,
+               "published": None if key is None else float(published.at[key, "value"]),
+               "audit_status": status.get(key)}
+        rows.append(row)
+    return rows
 
 
 def _n_with_any(cohort: pd.DataFrame, time: str, policy) -> int | str:

@@ -1,0 +1,200 @@
+"""Every number in the prose traceable: where it came from, on the page and in a results file.
+
+Each chapter glues its results' record (`cmprehab.report.book.glue_results`: name, value,
+text, the page function and the table or statistic behind it, the published value and the
+audit status). This extension
+
+* pastes {glue:text}`name` as a number a reader can focus (keyboard) or hover to see that
+  record in a tooltip, with a link to the computing function in the API reference; Escape
+  hides it (`traced.js`), and print and search see only the number;
+* writes every page's records, with the page and the data they come from, into
+  ``results.json`` and ``results.csv`` at the root of the site on every build, so a reviewer
+  can download them (the provenance page links them) and compare two builds
+  (``python -m cmprehab.compare``).
+"""
+from __future__ import annotations
+
+import ast
+import csv
+import html
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from docutils import nodes
+from myst_nb.ext.glue.roles import PasteTextRole
+from myst_nb.ext.glue.utils import RetrievalError, retrieve_glue_data
+from myst_nb.sphinx_ext import OUTPUT_FOLDER
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+#: The glue name of a page's record (cmprehab.report.book.RECORD).
+RECORD = "results_record"
+#: The API reference page, whose anchors are the functions' dotted names.
+API_PAGE = "chapters/api"
+RESULTS_JSON, RESULTS_CSV = "results.json", "results.csv"
+FORMAT = "cmprehab-results/1"
+COLUMNS = ["page", "name", "text", "value", "function", "source", "published_key", "published",
+           "audit_status"]
+
+
+class traced_number(nodes.inline):
+    """A pasted number that carries its record (shown in a tooltip in HTML)."""
+
+
+def page_record(document: nodes.document) -> dict[str, dict]:
+    """The page's glued record, by result name ({} when the page glues none)."""
+    try:
+        glued = retrieve_glue_data(document, RECORD)
+    except RetrievalError:
+        return {}
+    rows = json.loads(ast.literal_eval(glued.data["text/plain"]))
+    return {row["name"]: row for row in rows}
+
+
+class TracedPasteTextRole(PasteTextRole):
+    """{glue:text}`name` as myst-nb pastes it, wrapped in a `traced_number` when the page's
+    record knows the name."""
+
+    def run(self):
+        pasted, messages = super().run()
+        key = self.text.rsplit(":", 1)[0]
+        row = page_record(self.document).get(key)
+        if len(pasted) != 1 or not isinstance(pasted[0], nodes.inline) or row is None:
+            return pasted, messages
+        env = self.document.settings.env
+        node = traced_number("", *pasted[0].children, classes=["pasted-text", "traced"])
+        node["record"] = row
+        # Unique also in the single-page build of the whole book (the PDF's source).
+        page = "".join(c if c.isalnum() else "-" for c in env.docname)
+        node["tip_id"] = f"trace-{page}-{env.new_serialno('traced')}"
+        self.set_source_info(node)
+        return [node], messages
+
+
+def _published(row: dict) -> str:
+    if row.get("published") is None:
+        return "not a published number"
+    value = row["published"]
+    shown = f"{value:g}"
+    status = row.get("audit_status") or "not compared"
+    return f"published {shown} (data/published.csv: {row['published_key']}); audit: {status}"
+
+
+def _function_link(translator, function: str) -> str:
+    """The computing function, linked to its entry in the API reference when the book has one."""
+    label = html.escape(function.removeprefix("cmprehab."))
+    if API_PAGE not in translator.builder.env.all_docs or not function:
+        return f"<code>{label}</code>"
+    uri = translator.builder.get_relative_uri(translator.builder.current_docname, API_PAGE)
+    return f'<a href="{html.escape(uri)}#{html.escape(function)}"><code>{label}</code></a>'
+
+
+def visit_traced_html(self, node: traced_number) -> None:
+    self.body.append(self.starttag(node, "span", "", tabindex="0", **{"aria-describedby": node["tip_id"]}))
+
+
+def depart_traced_html(self, node: traced_number) -> None:
+    row = node["record"]
+    source = f" from <code>{html.escape(row['source'])}</code>" if row.get("source") else ""
+    tip = (f'<span class="trace" role="tooltip" id="{node["tip_id"]}">'
+           f'<span class="trace-name">{html.escape(row["name"])}</span> '
+           f'computed by {_function_link(self, row.get("function", ""))}{source}; '
+           f'{html.escape(_published(row))}.</span>')
+    self.body.append(tip + "</span>")
+
+
+def visit_traced_plain(self, node: traced_number) -> None:
+    """Other builders (text, LaTeX): the number alone."""
+    self.visit_inline(node)
+
+
+def depart_traced_plain(self, node: traced_number) -> None:
+    self.depart_inline(node)
+
+
+def _data_description(app) -> dict:
+    from data_notice import FINGERPRINT  # set by _ext/data_notice.py at config-inited
+
+    if FINGERPRINT is None:
+        return {"kind": None, "sha256": None}
+    return {"kind": "synthetic" if FINGERPRINT.synthetic else "confidential", "sha256": FINGERPRINT.sha256}
+
+
+def collect(app) -> list[dict]:
+    """Every page's record, read from the executed notebooks' glue files (myst-nb writes one per
+    page into jupyter_execute/ on every read), in table-of-contents order."""
+    glue_folder = Path(app.outdir).parent / OUTPUT_FOLDER
+    rows = []
+    for docname in _ordered_docs(app):
+        path = glue_folder.joinpath(*f"{docname}.glue.json".split("/"))
+        if not path.is_file():
+            continue
+        glued = json.loads(path.read_text(encoding="utf-8"))
+        if RECORD not in glued:
+            continue
+        for row in json.loads(ast.literal_eval(glued[RECORD]["data"]["text/plain"])):
+            rows.append({column: row.get(column) for column in COLUMNS} | {"page": docname})
+    return rows
+
+
+def _ordered_docs(app) -> list[str]:
+    """The documents in reading order (the toctree's), then any others."""
+    env = app.env
+    ordered, seen = [], set()
+
+    def walk(docname: str) -> None:
+        if docname in seen:
+            return
+        seen.add(docname)
+        ordered.append(docname)
+        for child in env.toctree_includes.get(docname, []):
+            walk(child)
+
+    walk(app.config.root_doc)
+    return ordered + sorted(set(env.found_docs) - seen)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(temporary, 0o644)  # served with the site like its other files
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_results(app, exception) -> None:
+    """results.json and results.csv at the root of the site, after a successful build."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from cmprehab import params
+
+    rows = collect(app)
+    document = {"format": FORMAT, "data": _data_description(app),
+                "parameters_changed": params.current().describe_changes() or "none", "results": rows}
+    outdir = Path(app.outdir)
+    _atomic_write(outdir / RESULTS_JSON, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    _atomic_write(outdir / RESULTS_CSV, table.getvalue())
+    logger.info("traced_numbers: %d results of %d pages written to %s", len(rows),
+                len({row["page"] for row in rows}), RESULTS_JSON)
+
+
+def setup(app):
+    app.setup_extension("myst_nb")  # the glue domain must exist before its role is replaced
+    app.add_node(traced_number, html=(visit_traced_html, depart_traced_html),
+                 latex=(visit_traced_plain, depart_traced_plain), text=(visit_traced_plain, depart_traced_plain))
+    app.add_role_to_domain("glue", "text", TracedPasteTextRole(), override=True)
+    app.add_js_file("traced.js")
+    app.connect("build-finished", write_results)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
