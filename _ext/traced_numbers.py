@@ -7,6 +7,8 @@ audit status). This extension
 * pastes {glue:text}`name` as a number a reader can focus (keyboard) or hover to see that
   record in a tooltip, with a link to the computing function in the API reference; Escape
   hides it (`traced.js`), and print and search see only the number;
+* under every code cell, links each package function the cell calls (the table, figure or
+  result it made) to its entry and source in the API reference;
 * writes every page's records, with the page and the data they come from, into
   ``results.json`` and ``results.csv`` at the root of the site on every build, so a reviewer
   can download them (the provenance page links them) and compare two builds
@@ -17,10 +19,14 @@ from __future__ import annotations
 import ast
 import csv
 import html
+import importlib
+import inspect
 import io
 import json
 import os
+import re
 import tempfile
+from functools import cache
 from pathlib import Path
 
 from docutils import nodes
@@ -116,6 +122,59 @@ def depart_traced_plain(self, node: traced_number) -> None:
     self.depart_inline(node)
 
 
+#: A call such as `tables.mcid(` in a code cell.
+CALL = re.compile(r"\b([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\s*\(")
+#: Where the package's modules live; a cell names them by their last part (`tables`, `stats`).
+PACKAGES = ("cmprehab.report", "cmprehab.analysis", "cmprehab.data", "cmprehab")
+#: Plumbing every page calls (loading, gluing, showing): not what made a table or a figure.
+PLUMBING = "cmprehab.report.book"
+
+
+@cache
+def package_function(module: str, name: str) -> str | None:
+    """`tables`, `mcid` -> 'cmprehab.report.tables.mcid' when that is a function of the package."""
+    for package in PACKAGES:
+        try:
+            found = importlib.import_module(f"{package}.{module}")
+        except ImportError:
+            continue
+        function = getattr(found, name, None)
+        if inspect.isfunction(function) and function.__module__ == found.__name__ != PLUMBING:
+            return f"{found.__name__}.{name}"
+    return None
+
+
+def cell_functions(code: str) -> list[str]:
+    """The package functions a cell's code calls, in order, each once."""
+    found = [package_function(module, name) for module, name in CALL.findall(code)]
+    return list(dict.fromkeys(f for f in found if f))
+
+
+def link_cells_to_functions(app, doctree: nodes.document, docname: str) -> None:
+    """Below each code cell, the package functions it calls, linked to the API reference."""
+    if app.builder.format != "html" or API_PAGE not in app.env.all_docs:
+        return
+    uri = app.builder.get_relative_uri(docname, API_PAGE)
+    for cell in list(doctree.findall(nodes.container)):
+        if cell.get("nb_element") != "cell_code":
+            continue
+        code = "".join(block.astext() for source in cell.findall(nodes.container)
+                       if source.get("nb_element") == "cell_code_source"
+                       for block in source.findall(nodes.literal_block))
+        functions = cell_functions(code)
+        if not functions:
+            continue
+        line = nodes.paragraph("", "Made by ", classes=["cell-functions"])
+        for i, function in enumerate(functions):
+            if i:
+                line += nodes.Text(", ")
+            link = nodes.reference("", "", internal=True, refuri=f"{uri}#{function}")
+            link += nodes.literal(function, function.removeprefix("cmprehab."))
+            line += link
+        line += nodes.Text(" (API reference, with the source).")
+        cell += line
+
+
 def _data_description(app) -> dict:
     from data_notice import FINGERPRINT  # set by _ext/data_notice.py at config-inited
 
@@ -196,5 +255,6 @@ def setup(app):
                  latex=(visit_traced_plain, depart_traced_plain), text=(visit_traced_plain, depart_traced_plain))
     app.add_role_to_domain("glue", "text", TracedPasteTextRole(), override=True)
     app.add_js_file("traced.js")
+    app.connect("doctree-resolved", link_cells_to_functions)
     app.connect("build-finished", write_results)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
