@@ -411,6 +411,24 @@ def test_the_results_csv_is_the_json(default_site):
     assert [(r["page"], r["name"], r["text"]) for r in table] == [(r["page"], r["name"], r["text"]) for r in rows]
 
 
+def test_comparing_two_builds_lists_the_numbers_a_changed_mcid_moved(default_site, changed_site, tmp_path,
+                                                                      capsys):
+    from cmprehab import compare
+
+    old, new = default_site.root / "results.json", changed_site.root / "results.json"
+    assert compare.main([str(old), str(old)]) == 0
+    capsys.readouterr()
+    assert compare.main([str(old), str(new), "--csv", str(tmp_path / "moved.csv")]) == 1
+    printed = capsys.readouterr().out
+    import csv
+
+    with (tmp_path / "moved.csv").open(encoding="utf-8", newline="") as handle:
+        moved = {(row["page"], row["name"]) for row in csv.DictReader(handle) if row["status"] == "changed"}
+    # The NPRS threshold moved the NPRS shares on the outcomes page, and nothing about the DRI.
+    assert ("chapters/05_outcomes", "mcid_nprs_1y") in moved and "mcid_nprs_1y" in printed
+    assert ("chapters/05_outcomes", "mcid_dri_1y") not in moved
+
+
 def test_interventions_table_is_the_package_table(site):
     expected = tables.interventions(site.cohort)
     rows = site.page("04_interventions").table("tbl-interventions")["rows"]
