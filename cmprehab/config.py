@@ -12,9 +12,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
 
-#: The committed synthetic cohort (one row per patient).
+# (The API reference hides these two values: they are absolute paths of the machine that builds it.)
+#: The committed synthetic cohort (one row per patient): ``data/cohort.csv``.
+#:
+#: :meta hide-value:
 DEFAULT_COHORT = DATA_DIR / "cohort.csv"
-#: Every published number of the study, with its source (see data/README.md).
+#: Every published number of the study, with its source (see data/README.md): ``data/published.csv``.
+#:
+#: :meta hide-value:
 PUBLISHED_TARGETS = DATA_DIR / "published.csv"
 #: Environment variable naming an author-supplied cohort file (real data).
 DATA_ENV_VAR = "CMPREHAB_DATA"

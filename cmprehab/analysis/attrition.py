@@ -9,7 +9,7 @@ SMD as tableone computes them: for a number, (mean with - mean without) / sqrt((
 1-year data), also for the variables summarised by a median (the SMD uses means and SDs
 all the same); for a category, Yang & Dalton's (2012) multi-level SMD over the shares of
 the non-missing values, which has no sign (>= 0); a 0/1 variable is a two-level category.
-|SMD| > 0.1 is the usual sign of a meaningful imbalance (Austin 2009); the caller passes
+``|SMD|`` > 0.1 is the usual sign of a meaningful imbalance (Austin 2009); the caller passes
 the threshold.
 
 Percentages are of the patients with a value in that group (missing values are left out
@@ -186,10 +186,10 @@ def attrition_table(cohort: pd.DataFrame, rows: Sequence[tuple[str, str, str]] =
 
 
 def imbalanced(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """The characteristics of an :func:`attrition_table` whose |SMD| exceeds `threshold`.
+    """The characteristics of an :func:`attrition_table` whose ``|SMD|`` exceeds `threshold`.
 
     Columns: variable, characteristic, SMD (as in the table: signed for numbers, >= 0 for
-    categories), |SMD|; sorted by |SMD|, largest first. Characteristics without an SMD
+    categories), ``|SMD|``; sorted by ``|SMD|``, largest first. Characteristics without an SMD
     (NaN) are left out. Empty (with these columns) when none exceeds the threshold.
     """
     if not threshold >= 0:

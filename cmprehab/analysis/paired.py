@@ -48,8 +48,9 @@ def trajectories(cohort: pd.DataFrame, *, stems: Iterable[str] | None = None) ->
     timepoint (key), patients (``COMPLETE`` = "all three values": the patients with a
     start, a discharge and a 1-year value of this measure, the same n at every time;
     ``MEASURED`` = "measured at this time": everyone with a value at that time point),
-    n, median, Q1, Q3 (pandas' linear quantiles, as :func:`stats.median_iqr`).
-    With n = 0 the median and quartiles are NaN.
+    n, median, Q1, Q3 (pandas' linear quantiles, as
+    :func:`stats.median_iqr <cmprehab.analysis.stats.median_iqr>`). With n = 0 the median and
+    quartiles are NaN.
     """
     rows = []
     for stem in _stems(stems):
@@ -98,14 +99,15 @@ def paired_change(cohort: pd.DataFrame, confidence: float, *, stems: Iterable[st
     - median start, median later, median change: medians over the pairs; the change is
       later - start, in the scale's units (negative is better on NPRS and DRI);
     - HL change, HL low, HL high: the Hodges-Lehmann estimate of later - start and its
-      `confidence` interval from the signed-rank distribution (:func:`stats.hodges_lehmann`:
-      exact for up to 25 pairs, else the continuity-corrected normal approximation; all
-      pairs, zeros included); HL method ("exact"/"normal"), HL coverage (the interval's
-      achieved coverage);
+      `confidence` interval from the signed-rank distribution
+      (:func:`stats.hodges_lehmann <cmprehab.analysis.stats.hodges_lehmann>`: exact for up to
+      25 pairs, else the continuity-corrected normal approximation; all pairs, zeros included);
+      HL method ("exact"/"normal"), HL coverage (the interval's achieved coverage);
     - nonzero: pairs whose change is not 0 (the ones the Wilcoxon test ranks);
-    - W, p: the two-sided Wilcoxon signed-rank test of :func:`stats.wilcoxon_change`, which
-      drops zero changes (Wilcoxon's "wilcox" method; exact p for small samples without ties
-      or zeros, else the normal approximation with the tie correction);
+    - W, p: the two-sided Wilcoxon signed-rank test of
+      :func:`stats.wilcoxon_change <cmprehab.analysis.stats.wilcoxon_change>`, which drops zero
+      changes (Wilcoxon's "wilcox" method; exact p for small samples without ties or zeros,
+      else the normal approximation with the tie correction);
     - p (Pratt): the same test with Pratt's zero handling (zeros ranked, then dropped), for
       comparison; rank-biserial r: matched-pairs rank-biserial correlation (positive when
       later values are higher).

@@ -152,7 +152,7 @@ def _level_codes(values: pd.Series, levels: list[str]) -> pd.Series:
 
 
 def imbalanced(attrition_table: pd.DataFrame, params: Params | None = None) -> pd.DataFrame:
-    """Characteristics whose shown |SMD| exceeds the study parameter follow_up.smd_flag, largest first."""
+    """Characteristics whose shown ``|SMD|`` exceeds the study parameter follow_up.smd_flag, largest first."""
     params = params or study.current()
     shown = attrition_table[attrition_table["Characteristic"].ne("") & attrition_table["SMD"].map(
         lambda v: isinstance(v, float) and not math.isnan(v))]
