@@ -76,8 +76,9 @@ def toc_pages() -> list[str]:
 
 
 CHAPTERS = toc_pages()
-#: Every page of the site: the book's, Sphinx's index and search page (index.html only redirects).
-PAGES = CHAPTERS + ["genindex", "search"]
+#: Every page of the site: the book's, Sphinx's indexes (general, and the API's modules) and search
+#: page (index.html only redirects).
+PAGES = CHAPTERS + ["genindex", "py-modindex", "search"]
 NOTEBOOK_PAGES = [p for p in CHAPTERS if (ROOT / f"{p}.ipynb").is_file()]
 
 
