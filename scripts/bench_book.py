@@ -5,6 +5,7 @@ public tools only: ``python -m cmprehab.build``, ``python -m cmprehab.synth``, n
 In one run, each scenario `--repeat` times (median printed):
 
 * clean        _build/ removed, then a build: every notebook executes;
+* clean serial the same with --jobs 1 (jupyter-book executes the notebooks one by one);
 * no-op        a second build with nothing changed;
 * edit 1 nb    a comment appended to a code cell of one notebook: that notebook re-executes;
 * data change  another generated cohort (another seed, n = 274) via $CMPREHAB_DATA:
@@ -112,13 +113,14 @@ class Copy:
                                                                     config.DATA_SHA256_ENV_VAR)}
         self.env["PYTHONPATH"] = os.pathsep.join([str(self.root), self.env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
 
-    def build(self, data: Path | None = None, clean: bool = False) -> Measured:
+    def build(self, data: Path | None = None, clean: bool = False, jobs: int | None = None) -> Measured:
         if clean:
             shutil.rmtree(self.root / "_build", ignore_errors=True)
         env = dict(self.env)
         if data is not None:
             env[config.DATA_ENV_VAR] = str(data)
-        return run([sys.executable, "-m", "cmprehab.build"], self.root, env)
+        jobs_args = [] if jobs is None else ["--jobs", str(jobs)]
+        return run([sys.executable, "-m", "cmprehab.build", *jobs_args], self.root, env)
 
     def edit_code_cell(self, n: int) -> None:
         """Append a comment to the first code cell of one notebook: its cache key changes."""
@@ -191,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"{folder / 'repo'} exists: empty --keep first")
         print(f"bench: copy of the checkout in {copy.root}; {cores} cores, "
               f"{execute.default_jobs()} jobs, load average {os.getloadavg()[0]:.1f}", flush=True)
-        results: dict[str, list[Measured]] = {k: [] for k in ("clean", "noop", "edit", "data")}
+        results: dict[str, list[Measured]] = {k: [] for k in ("serial", "clean", "noop", "edit", "data")}
         cohorts = [copy.synth(config.DEFAULT_N, 1000 + i, folder / f"cohort-seed{1000 + i}.csv") for i in range(repeat)]
         for i in range(repeat):
+            results["serial"].append(copy.build(clean=True, jobs=1))
             results["clean"].append(copy.build(clean=True))
             results["noop"].append(copy.build())
             copy.edit_code_cell(i)
@@ -216,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"|{'-' * 26}|{'-' * 10}|{'-' * 20}|{'-' * 10}|{'-' * 10}|------")
         execs = [m.part("executing") for m in results["clean"]]
         print(row("clean build", results["clean"], f"executing {statistics.median(execs):.1f} s"))
+        print(row("clean build, --jobs 1", results["serial"], "serial: jupyter-book executes"))
         print(row("no-op rebuild", results["noop"], f"jupyter-book {render:.1f} s"))
         print(row(f"edit 1 nb ({Path(EDITED).stem})", results["edit"]))
         print(row("data change (seed)", results["data"]))
@@ -228,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         print("notebooks alone (s): " + ", ".join(f"{name} {t:.1f}" for name, t in times.items()))
         print(f"floor = max(sum {total:.1f} / {cores} cores, longest {longest:.1f}) + render {render:.1f} "
               f"= {floor:.1f} s")
-        print(f"clean build / floor = {clean:.1f} / {floor:.1f} = {clean / floor:.2f}")
+        serial = statistics.median(m.seconds for m in results["serial"])
+        print(f"clean build / floor = {clean:.1f} / {floor:.1f} = {clean / floor:.2f}; "
+              f"serial clean build / floor = {serial / floor:.2f}")
         print("max MB: largest single process (os.wait4); tree MB: sampled sum of the build's processes")
     finally:
         if args.keep is None:
