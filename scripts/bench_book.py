@@ -54,8 +54,8 @@ EDITED = "chapters/05_outcomes.ipynb"
 
 
 class Measured:
-    def __init__(self, seconds: float, rss_mb: float, tree_mb: float | None, stdout: str):
-        self.seconds, self.rss_mb, self.tree_mb, self.stdout = seconds, rss_mb, tree_mb, stdout
+    def __init__(self, seconds: float, rss_mb: float, tree_mb: float | None, stdout: str, code: int = 0):
+        self.seconds, self.rss_mb, self.tree_mb, self.stdout, self.code = seconds, rss_mb, tree_mb, stdout, code
 
     def part(self, label: str) -> float | None:
         """A time the build prints: 'done in T s (executing E s, jupyter-book J s)'."""
@@ -82,7 +82,7 @@ def sample_tree(pid: int, stop: threading.Event, peak: list[float]) -> None:
         stop.wait(0.2)
 
 
-def run(command: list[str], cwd: Path, env: dict[str, str]) -> Measured:
+def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> Measured:
     """Run a command; wall time, the peak of its largest process and of its whole tree."""
     with tempfile.TemporaryFile() as out:  # a file, not a pipe: a long log cannot block the child
         started = time.perf_counter()
@@ -96,9 +96,10 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> Measured:
         stop.set()
         out.seek(0)
         text = out.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0 and check:
         sys.exit(f"{' '.join(command)} failed:\n{text[-4000:]}")
-    return Measured(elapsed, usage.ru_maxrss / 1024, peak[0] if sampler else None, text)
+    return Measured(elapsed, usage.ru_maxrss / 1024, peak[0] if sampler else None, text, code)
 
 
 class Copy:
@@ -113,14 +114,15 @@ class Copy:
                                                                     config.DATA_SHA256_ENV_VAR)}
         self.env["PYTHONPATH"] = os.pathsep.join([str(self.root), self.env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
 
-    def build(self, data: Path | None = None, clean: bool = False, jobs: int | None = None) -> Measured:
+    def build(self, data: Path | None = None, clean: bool = False, jobs: int | None = None,
+              check: bool = True) -> Measured:
         if clean:
             shutil.rmtree(self.root / "_build", ignore_errors=True)
         env = dict(self.env)
         if data is not None:
             env[config.DATA_ENV_VAR] = str(data)
         jobs_args = [] if jobs is None else ["--jobs", str(jobs)]
-        return run([sys.executable, "-m", "cmprehab.build", *jobs_args], self.root, env)
+        return run([sys.executable, "-m", "cmprehab.build", *jobs_args], self.root, env, check)
 
     def edit_code_cell(self, n: int) -> None:
         """Append a comment to the first code cell of one notebook: its cache key changes."""
@@ -227,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             print(row("make test", results["test"]))
         for size in sizes:
             data = copy.synth(size, 1, folder / f"cohort-{size}.csv")
-            print(row(f"clean, n = {size}", [copy.build(data=data, clean=True)]), flush=True)
+            built = copy.build(data=data, clean=True, check=False)  # a failure is a result here, not the end
+            failed = [line for line in built.stdout.splitlines() if "failed:" in line or "FAILED" in line]
+            print(row(f"clean, n = {size}", [built], "; ".join(failed)[-300:] if built.code else ""), flush=True)
         print()
         print("notebooks alone (s): " + ", ".join(f"{name} {t:.1f}" for name, t in times.items()))
         print(f"floor = max(sum {total:.1f} / {cores} cores, longest {longest:.1f}) + render {render:.1f} "
