@@ -44,7 +44,7 @@ ifdef SET
 export CMPREHAB_SET := $(SET)
 endif
 
-.PHONY: venv vendor system-deps book pdf test test-fast clean distclean
+.PHONY: venv vendor system-deps book pdf test test-fast bench clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -86,6 +86,8 @@ system-deps:
 	apt-get install -y -q --no-install-recommends $$missing \
 	  || { apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; }
 
+# Notebooks execute one per core before jupyter-book renders (cmprehab/execute.py);
+# CMPREHAB_JOBS=N or BOOK_ARGS="--jobs N" changes that, --jobs 1 is the serial build.
 book: venv vendor
 	$(PY) -m cmprehab.build $(BOOK_ARGS)
 
@@ -106,6 +108,12 @@ test: venv vendor system-deps
 test-fast: venv
 	$(PY) -m pytest -n 2 tests --ignore=tests/test_book_html.py --ignore=tests/test_book_confidential.py \
 	  --ignore=tests/test_browser.py
+
+# Build times against their floor, on a temporary copy of the checkout (scripts/bench_book.py):
+# BENCH_ARGS="--quick", "--repeat 5", "--scale 10000,100000,1000000", "--with-test".
+BENCH_ARGS ?=
+bench: venv vendor
+	$(PY) scripts/bench_book.py $(BENCH_ARGS)
 
 clean:
 	rm -rf _build .pytest_cache $(MATHJAX_DIR) node_modules

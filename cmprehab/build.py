@@ -1,4 +1,4 @@
-"""Build the book: ``python -m cmprehab.build [--output DIR] [--show-values]`` (``make book``).
+"""Build the book: ``python -m cmprehab.build [--output DIR] [--show-values] [--jobs N]`` (``make book``).
 
 What this wrapper guarantees, beyond ``jupyter-book build``:
 
@@ -20,6 +20,11 @@ What this wrapper guarantees, beyond ``jupyter-book build``:
   and Sphinx's doctrees) is dropped first; a failed build drops them again and puts
   the previous site back. The stamp is written only after a success.
 * Every page is rebuilt (``--all``) with warnings as errors.
+* **Every core used.** Jupyter Book 1 executes notebooks one at a time; with ``--jobs N``
+  (default $CMPREHAB_JOBS, else one per core) the notebooks are first executed N at a
+  time into the jupyter-cache the book build reads (`cmprehab.execute`), so it only renders.
+  A failing notebook fails the build with its traceback, before jupyter-book runs.
+  ``--jobs 1`` leaves execution to jupyter-book, as before.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ import time
 from pathlib import Path
 
 from . import config
+from . import execute
 from . import params as study
 from .data.cohort import CohortError, load_cohort
 from .provenance import sidecar_path
@@ -85,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder that receives _build/ (default: the repository root)")
     parser.add_argument("--show-values", action="store_true",
                         help="name patient ids and cell values in error messages (hidden for real data)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help=f"notebooks executed at a time (default: ${execute.JOBS_ENV_VAR}, else one per core); "
+                             "1: jupyter-book executes them one after another")
     args = parser.parse_args(argv)
+    jobs = max(1, args.jobs if args.jobs is not None else execute.default_jobs())
     output = args.output.resolve()
     build_dir = output / "_build"
     stamp_file = build_dir / ".build-stamp"
@@ -131,15 +141,29 @@ def main(argv: list[str] | None = None) -> int:
                "--all", "-W", "-n", "--keep-going", "--path-output", str(output)]
     env = {**os.environ, config.DATA_ENV_VAR: str(data), config.DATA_SHA256_ENV_VAR: digest,
            study.RESOLVED_ENV_VAR: params_json}
-    print("cmprehab.build:", " ".join(command), flush=True)
     started = time.perf_counter()
-    code = subprocess.run(command, env=env).returncode
+    code, cache_dir, cached = 0, build_dir / ".jupyter_cache", None
+    if jobs > 1:
+        failures = execute.run(cache_dir, env, jobs, log=lambda text: print(text, flush=True))
+        for failure in failures:
+            print(f"cmprehab.build: executing {failure.path} failed:\n{failure.traceback}", file=sys.stderr)
+        code = 1 if failures else 0
+        cached = execute.cached_records(cache_dir)
+    executed = time.perf_counter()
+    if code == 0:
+        print("cmprehab.build:", " ".join(command), flush=True)
+        code = subprocess.run(command, env=env).returncode
     elapsed = time.perf_counter() - started
 
     if code == 0:
         shutil.rmtree(previous, ignore_errors=True)
         stamp_file.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        print(f"cmprehab.build: done in {elapsed:.1f} s, site in {site}")
+        if cached is not None:  # a key that did not match would have executed a notebook twice
+            again = len(execute.cached_records(cache_dir) - cached)
+            print("cmprehab.build: " + (f"jupyter-book re-executed {again} notebook(s)" if again
+                                        else "jupyter-book took every notebook from the cache"))
+        print(f"cmprehab.build: done in {elapsed:.1f} s (executing {executed - started:.1f} s, "
+              f"jupyter-book {elapsed - (executed - started):.1f} s), site in {site}")
         return 0
     drop_execution_state(build_dir)
     shutil.rmtree(site, ignore_errors=True)

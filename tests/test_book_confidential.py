@@ -9,7 +9,8 @@ built from it twice, each time into a clean folder, and then:
   or a patient's row;
 * every page says the data are confidential, and none names the file;
 * every chapter built, saying in words what could not be computed;
-* the two builds quote the same values and offer the same CSV downloads.
+* the two builds (one serial, one executing notebooks in parallel) quote the same values,
+  write the same results file and offer the same CSV downloads.
 """
 from __future__ import annotations
 
@@ -52,11 +53,12 @@ def confidential_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def builds(confidential_file, tmp_path_factory) -> list[Path]:
-    """Two clean builds of the same file: their output folders (each holding _build/)."""
+    """Two clean builds of the same file: their output folders (each holding _build/).
+    The first executes its notebooks serially (--jobs 1), the second two at a time."""
     outputs = []
-    for i in range(2):
+    for i, jobs in enumerate((1, 2)):
         output = tmp_path_factory.mktemp(f"book-confidential-{i}")
-        build_book(output, data=confidential_file)
+        build_book(output, data=confidential_file, jobs=jobs)
         outputs.append(output)
     return outputs
 
@@ -165,3 +167,13 @@ def test_two_clean_builds_quote_the_same_values_and_downloads(builds):
     assert first.keys() == second.keys()
     assert sum(len(v) for v in first.values()) > 50
     assert first == second
+
+
+def test_serial_and_parallel_builds_write_the_same_results(builds):
+    """The results file of the serial build is the parallel build's, record for record."""
+    def written(output: Path) -> list[dict]:
+        return json.loads((output / "_build" / "html" / "results.json").read_text(encoding="utf-8"))["results"]
+
+    serial, parallel = written(builds[0]), written(builds[1])
+    assert len(serial) > 100
+    assert serial == parallel

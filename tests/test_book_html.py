@@ -3,7 +3,9 @@
 Builds the book twice, each time into its own temporary folder with
 `python -m cmprehab.build --output TMP` (never touching the repository's _build/):
 
-* "default": the committed synthetic cohort (data/cohort.csv, $CMPREHAB_DATA unset);
+* "default": the committed synthetic cohort (data/cohort.csv, $CMPREHAB_DATA unset), built with
+             --jobs 1 (jupyter-book executes the notebooks; the other builds pre-execute them
+             in parallel, and every build is checked against the package);
 * "other":   a cohort generated with another seed and size, named by $CMPREHAB_DATA,
              to show the pages follow the data file rather than stale outputs.
 
@@ -75,12 +77,17 @@ def run(args: list[str], data: Path | None, timeout: int, set_values: str = "") 
                           text=True, timeout=timeout)
 
 
-def build_book(output: Path, data: Path | None, set_values: str = "") -> Path:
-    result = run(["cmprehab.build", "--output", str(output)], data, BUILD_TIMEOUT, set_values)
+def build_book(output: Path, data: Path | None, set_values: str = "", jobs: int | None = None) -> Path:
+    """`python -m cmprehab.build`; `jobs` as its --jobs (default: one per core; 1: jupyter-book executes)."""
+    args = ["cmprehab.build", "--output", str(output)] + ([] if jobs is None else ["--jobs", str(jobs)])
+    result = run(args, data, BUILD_TIMEOUT, set_values)
     if result.returncode != 0:
         pytest.fail(f"book build (data: {data or 'default'}) exited {result.returncode}\n"
                     f"--- stdout (tail) ---\n{tail(result.stdout)}\n--- stderr (tail) ---\n{tail(result.stderr)}",
                     pytrace=False)
+    # After the parallel pre-execution jupyter-book must only render: a cache key it did not
+    # match would have executed that notebook a second time.
+    assert "jupyter-book re-executed" not in result.stdout, tail(result.stdout)
     site = output / "_build" / "html"
     assert (site / "chapters" / "00_overview.html").is_file(), f"no site in {site}"
     return site
@@ -130,7 +137,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def default_site(tmp_path_factory) -> Site:
-    root = build_book(tmp_path_factory.mktemp("book-default"), data=None)
+    # Serial (jupyter-book executes every notebook); the other builds run notebooks in parallel.
+    root = build_book(tmp_path_factory.mktemp("book-default"), data=None, jobs=1)
     return Site("default", root, config.DEFAULT_COHORT, load_cohort(config.DEFAULT_COHORT),
                 data_fingerprint(config.DEFAULT_COHORT))
 

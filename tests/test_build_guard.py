@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cmprehab import build, config, params
+from cmprehab import build, config, execute, params
 from cmprehab.provenance import data_fingerprint, sidecar_path
 
 
@@ -98,10 +98,24 @@ class FakeJupyterBook:
         return subprocess.CompletedProcess(command, self.outcome)
 
 
+class FakeExecute:
+    """Stands in for the parallel pre-execution (cmprehab.execute.run): fails on request."""
+
+    def __init__(self):
+        self.failing = None
+
+    def __call__(self, cache_dir, env, jobs, log=print):
+        if self.failing is None:
+            return []
+        return [execute.Outcome(Path(self.failing), 1.0, traceback="Traceback ...\nValueError: broken cell")]
+
+
 @pytest.fixture
 def fake(monkeypatch):
     runner = FakeJupyterBook()
+    runner.execute = FakeExecute()
     monkeypatch.setattr(build.subprocess, "run", runner)
+    monkeypatch.setattr(build.execute, "run", runner.execute)
     return runner
 
 
@@ -185,3 +199,19 @@ def test_a_changed_parameter_drops_the_executed_results(tmp_path, monkeypatch, f
     assert fake.seen[-1]["cache"] is None
     assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "changed") == 0
     assert fake.seen[-1]["cache"] == "changed"
+
+
+def test_a_notebook_failing_in_parallel_execution_fails_the_build(tmp_path, monkeypatch, fake, capsys):
+    """Its traceback is printed, jupyter-book does not run, and the last good site stays."""
+    output = tmp_path / "out"
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
+    fake.execute.failing = "chapters/05_outcomes.ipynb"
+    monkeypatch.setenv(params.SET_ENV_VAR, "mcid.nprs.threshold=1")  # other inputs: the cache is dropped first
+    assert build.main(["--output", str(output), "--jobs", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "05_outcomes.ipynb failed" in err and "ValueError: broken cell" in err
+    assert len(fake.seen) == 1, "jupyter-book must not run after a failed notebook"
+    assert site_text(output) == "site of default"
+    assert not (output / "_build" / ".build-stamp").exists()
+    for name in build.EXECUTION_STATE:
+        assert not (output / "_build" / name).exists(), name
