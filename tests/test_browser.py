@@ -76,9 +76,9 @@ def toc_pages() -> list[str]:
 
 
 CHAPTERS = toc_pages()
-#: Every page of the site: the book's, Sphinx's indexes (general, and the API's modules) and search
-#: page (index.html only redirects).
-PAGES = CHAPTERS + ["genindex", "py-modindex", "search"]
+#: Every page of the site: the book's, Sphinx's general index and search page (index.html only
+#: redirects; the API's module index is not built, see _config.yml).
+PAGES = CHAPTERS + ["genindex", "search"]
 NOTEBOOK_PAGES = [p for p in CHAPTERS if (ROOT / f"{p}.ipynb").is_file()]
 
 
