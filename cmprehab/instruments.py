@@ -117,3 +117,13 @@ TIMEPOINTS: dict[str, TimePoint] = {t.key: t for t in (
 )}
 #: The time points at which change from the start is measured.
 LATER = ("discharge", "1y")
+
+
+def stems(chosen=None) -> list[str]:
+    """The instruments' stems (all, in the order of INSTRUMENTS, when `chosen` is None); an
+    unknown one is a KeyError naming the known ones."""
+    chosen = list(INSTRUMENTS) if chosen is None else list(chosen)
+    unknown = [s for s in chosen if s not in INSTRUMENTS]
+    if unknown:
+        raise KeyError(f"unknown instrument(s) {unknown}; known: {sorted(INSTRUMENTS)}")
+    return chosen

@@ -33,8 +33,8 @@ from .flow import measured_one_year_any
 
 __all__ = ["CHARACTERISTICS", "NO_PATIENTS", "NO_VALUES", "attrition_table", "imbalanced"]
 
-#: The characteristics compared: the rows of the baseline table (the paper's Table 2, `BASELINE_ROWS`
-#: in the report layer) without its age range, which is the same variable as the mean age.
+#: The baseline characteristics (the paper's Table 2), defined once: the attrition table compares
+#: them, and the baseline table (`BASELINE_ROWS` in the report layer) adds the age range to them.
 #: (column of `derive(cohort)`, label, kind: "mean", "median", "yes" (0/1), "female", "levels").
 CHARACTERISTICS: list[tuple[str, str, str]] = [
     ("age", "Age, years", "mean"),

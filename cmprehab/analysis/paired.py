@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from ..instruments import INSTRUMENTS, LATER, TIMEPOINTS
+from ..instruments import stems as instrument_stems
 from .stats import hodges_lehmann, improvement, median_iqr, wilcoxon_change
 
 __all__ = ["COMPLETE", "MEASURED", "PAIRED_COLUMNS", "paired_change", "trajectories"]
@@ -31,14 +32,6 @@ __all__ = ["COMPLETE", "MEASURED", "PAIRED_COLUMNS", "paired_change", "trajector
 #: The two groups of patients `trajectories` summarises.
 COMPLETE = "all three values"
 MEASURED = "measured at this time"
-
-
-def _stems(stems: Iterable[str] | None) -> list[str]:
-    stems = list(INSTRUMENTS) if stems is None else list(stems)
-    unknown = [s for s in stems if s not in INSTRUMENTS]
-    if unknown:
-        raise KeyError(f"unknown instrument(s) {unknown}; known: {sorted(INSTRUMENTS)}")
-    return stems
 
 
 def trajectories(cohort: pd.DataFrame, *, stems: Iterable[str] | None = None) -> pd.DataFrame:
@@ -53,7 +46,7 @@ def trajectories(cohort: pd.DataFrame, *, stems: Iterable[str] | None = None) ->
     quartiles are NaN.
     """
     rows = []
-    for stem in _stems(stems):
+    for stem in instrument_stems(stems):
         instrument = INSTRUMENTS[stem]
         columns = [f"{stem}_{time}" for time in TIMEPOINTS]
         complete = cohort[columns].dropna()
@@ -118,7 +111,7 @@ def paired_change(cohort: pd.DataFrame, confidence: float, *, stems: Iterable[st
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     rows = []
-    for stem in _stems(stems):
+    for stem in instrument_stems(stems):
         instrument = INSTRUMENTS[stem]
         for time in times:
             pairs = cohort[[f"{stem}_start", f"{stem}_{time}"]].dropna()

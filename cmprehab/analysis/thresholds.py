@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..instruments import INSTRUMENTS, LATER, TIMEPOINTS, LiteratureMcid
+from ..instruments import stems as instrument_stems
 from ..params import McidRule
 from .stats import improvement, mcid_reached, proportion
 
@@ -82,14 +83,6 @@ def threshold_grid(stem: str, kind: str, percent_step: float = 1.0) -> np.ndarra
     raise ValueError(f"kind must be 'absolute' or 'percent', not {kind!r}")
 
 
-def _stems(stems: Iterable[str] | None) -> list[str]:
-    stems = list(INSTRUMENTS) if stems is None else list(stems)
-    unknown = [s for s in stems if s not in INSTRUMENTS]
-    if unknown:
-        raise KeyError(f"unknown instrument(s) {unknown}; known: {sorted(INSTRUMENTS)}")
-    return stems
-
-
 def threshold_curve(cohort: pd.DataFrame, confidence: float, *, stems: Iterable[str] | None = None,
                     times: Sequence[str] = LATER, percent_step: float = 1.0) -> pd.DataFrame:
     """Share of responders at every threshold of :func:`threshold_grid`, with Wilson intervals.
@@ -103,7 +96,7 @@ def threshold_curve(cohort: pd.DataFrame, confidence: float, *, stems: Iterable[
     """
     rows = []
     share = lru_cache(maxsize=None)(lambda k, n: proportion(k, n, confidence))  # many thresholds share a k
-    for stem in _stems(stems):
+    for stem in instrument_stems(stems):
         instrument = INSTRUMENTS[stem]
         for time in times:
             start, later = cohort[f"{stem}_start"], cohort[f"{stem}_{time}"]
@@ -152,7 +145,7 @@ def literature_shares(cohort: pd.DataFrame, thresholds: Mapping[str, Sequence[Li
     """
     rows = []
     for stem, items in thresholds.items():
-        instrument = INSTRUMENTS[_stems([stem])[0]]
+        instrument = INSTRUMENTS[instrument_stems([stem])[0]]
         start_values = cohort[f"{stem}_start"].dropna()
         sd = float(start_values.std(ddof=1)) if len(start_values) >= 2 else math.nan
         for item in items:
@@ -205,7 +198,7 @@ def responder_transitions(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], co
     (Wilson, in %). The four n add up to `of`; with of = 0 every % and CI is NaN.
     """
     rows = []
-    for stem in _stems(stems):
+    for stem in instrument_stems(stems):
         instrument, rule = INSTRUMENTS[stem], mcid[stem]
         complete = cohort[[f"{stem}_start", f"{stem}_discharge", f"{stem}_1y"]].dropna()
         at = {time: mcid_reached(complete[f"{stem}_start"], complete[f"{stem}_{time}"], stem, rule.threshold,

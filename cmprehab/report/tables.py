@@ -13,6 +13,7 @@ import pandas as pd
 
 from .. import config
 from .. import params as study
+from ..analysis.attrition import CHARACTERISTICS
 from ..analysis.derive import derive
 from ..analysis.stats import mcid_reached, median_iqr, proportion, wilcoxon_change
 from ..data.schema import FIELD_BY_NAME
@@ -22,23 +23,7 @@ from . import disclosure
 from .disclosure import WITHHELD, Policy
 
 #: Rows of the baseline table (the paper's Table 2): column, label, kind ("mean", "median", "range", "yes" for 0/1, "levels").
-BASELINE_ROWS = [
-    ("age", "Age, years", "mean"),
-    ("age_range", "Age, years", "range"),
-    ("sex", "Women", "female"),
-    ("bmi", "BMI, kg/m²", "mean"),
-    ("smoker", "Smokers", "yes"),
-    ("pain_duration_days", "Pain duration, days", "median"),
-    ("pain_distribution", "Pain distribution", "levels"),
-    ("main_pain_location", "Main pain location", "levels"),
-    ("nprs_start", "Pain, NPRS 0–10", "median"),
-    ("dri_start", "Disability, DRI 0–100", "median"),
-    ("eqvas_start", "Overall health, EQ-VAS 0–100", "median"),
-    ("low_pain_management", "Low ability to reduce pain (0–2 of 6)", "yes"),
-    ("physically_active", "Physically active ≥ 150 min/week", "yes"),
-    ("anxiety_depression", "Anxious or depressed", "yes"),
-    ("n_goals", "Rehabilitation goals set at start", "median"),
-]
+BASELINE_ROWS = [CHARACTERISTICS[0], ("age_range", "Age, years", "range"), *CHARACTERISTICS[1:]]
 
 
 #: How tableone names each kind of row, used for a variable that has no value at all.
