@@ -11,6 +11,7 @@ from cmprehab import config
 from cmprehab.analysis import attrition as A
 from cmprehab.data.cohort import load_cohort
 from cmprehab.instruments import INSTRUMENTS
+from cohort_builders import small_cohort
 
 pytestmark = pytest.mark.filterwarnings("error")
 NA = np.nan
@@ -19,16 +20,6 @@ NA = np.nan
 @pytest.fixture(scope="module")
 def template():
     return load_cohort(config.DEFAULT_COHORT)
-
-
-def small_cohort(template, n: int, **columns) -> pd.DataFrame:
-    cohort = template.iloc[:n].copy().reset_index(drop=True)
-    for name, values in columns.items():
-        if isinstance(cohort[name].dtype, pd.CategoricalDtype):
-            cohort[name] = pd.Categorical(values, categories=cohort[name].cat.categories)
-        else:
-            cohort[name] = pd.Series(values, dtype=cohort[name].dtype)
-    return cohort
 
 
 def with_one_year(template, measured: list[bool], **columns) -> pd.DataFrame:

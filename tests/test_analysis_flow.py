@@ -9,19 +9,11 @@ import pytest
 
 from cmprehab.analysis import flow as F
 from cmprehab.instruments import INSTRUMENTS, TIMEPOINTS
+from cohort_builders import outcomes
 
 pytestmark = pytest.mark.filterwarnings("error")
 
 NA = np.nan
-
-
-def outcomes(**columns) -> pd.DataFrame:
-    """A minimal cohort: the nine outcome columns, all missing unless given."""
-    n = len(next(iter(columns.values())))
-    frame = pd.DataFrame({f"{s}_{t}": [NA] * n for s in INSTRUMENTS for t in TIMEPOINTS}, dtype=float)
-    for name, values in columns.items():
-        frame[name] = pd.Series(values, dtype=float)
-    return frame
 
 
 # Eight patients on the NPRS: start, discharge, 1 year.

@@ -13,6 +13,7 @@ from cmprehab.analysis import missing as M
 from cmprehab.analysis import stats as S
 from cmprehab.data.cohort import load_cohort
 from cmprehab.params import DEFAULTS
+from cohort_builders import small_cohort
 
 CONFIDENCE = 0.95
 pytestmark = pytest.mark.filterwarnings("error")
@@ -23,17 +24,6 @@ IPW = "inverse probability weighting"
 @pytest.fixture(scope="module")
 def template():
     return load_cohort(config.DEFAULT_COHORT)
-
-
-def small_cohort(template, n: int, **columns) -> pd.DataFrame:
-    """The first n patients of the committed cohort with some columns replaced (dtypes kept)."""
-    cohort = template.iloc[:n].copy().reset_index(drop=True)
-    for name, values in columns.items():
-        if isinstance(cohort[name].dtype, pd.CategoricalDtype):
-            cohort[name] = pd.Categorical(values, categories=cohort[name].cat.categories)
-        else:
-            cohort[name] = pd.Series(values, dtype=cohort[name].dtype)
-    return cohort
 
 
 def table(cohort, covariates=("sex",), **kwargs):

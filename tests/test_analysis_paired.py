@@ -11,18 +11,11 @@ from scipy import stats as scipy_stats
 from cmprehab.analysis import paired as P
 from cmprehab.analysis import stats as S
 from cmprehab.instruments import INSTRUMENTS, LATER, TIMEPOINTS
+from cohort_builders import outcomes
 
 CONFIDENCE = 0.95
 pytestmark = pytest.mark.filterwarnings("error")
 NA = np.nan
-
-
-def outcomes(**columns) -> pd.DataFrame:
-    n = len(next(iter(columns.values())))
-    frame = pd.DataFrame({f"{s}_{t}": [NA] * n for s in INSTRUMENTS for t in TIMEPOINTS}, dtype=float)
-    for name, values in columns.items():
-        frame[name] = pd.Series(values, dtype=float)
-    return frame
 
 
 # --------------------------------------------------------------------------

@@ -11,18 +11,11 @@ from cmprehab.analysis import stats as S
 from cmprehab.analysis import thresholds as T
 from cmprehab.instruments import INSTRUMENTS, LATER, TIMEPOINTS
 from cmprehab.params import DEFAULTS, McidRule
+from cohort_builders import outcomes
 
 CONFIDENCE = 0.95
 pytestmark = pytest.mark.filterwarnings("error")
 NA = np.nan
-
-
-def outcomes(**columns) -> pd.DataFrame:
-    n = len(next(iter(columns.values())))
-    frame = pd.DataFrame({f"{s}_{t}": [NA] * n for s in INSTRUMENTS for t in TIMEPOINTS}, dtype=float)
-    for name, values in columns.items():
-        frame[name] = pd.Series(values, dtype=float)
-    return frame
 
 
 # NPRS improvements at discharge (start - later): 2, 0, -1, 4, -1 (start 0, worse), one without discharge.
