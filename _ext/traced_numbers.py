@@ -52,13 +52,16 @@ class traced_number(nodes.inline):
 
 
 def page_record(document: nodes.document) -> dict[str, dict]:
-    """The page's glued record, by result name ({} when the page glues none)."""
-    try:
-        glued = retrieve_glue_data(document, RECORD)
-    except RetrievalError:
-        return {}
-    rows = json.loads(ast.literal_eval(glued.data["text/plain"]))
-    return {row["name"]: row for row in rows}
+    """The page's glued record, by result name ({} when the page glues none); parsed once per
+    page and kept on the document while it is read."""
+    if "cmprehab_record" not in document:
+        try:
+            glued = retrieve_glue_data(document, RECORD)
+            rows = json.loads(ast.literal_eval(glued.data["text/plain"]))
+        except RetrievalError:
+            rows = []
+        document["cmprehab_record"] = {row["name"]: row for row in rows}
+    return document["cmprehab_record"]
 
 
 class TracedPasteTextRole(PasteTextRole):
@@ -255,6 +258,8 @@ def setup(app):
                  latex=(visit_traced_plain, depart_traced_plain), text=(visit_traced_plain, depart_traced_plain))
     app.add_role_to_domain("glue", "text", TracedPasteTextRole(), override=True)
     app.add_js_file("traced.js")
+    # The parsed record is needed only while the page is read; the stored doctree need not keep it.
+    app.connect("doctree-read", lambda app, doctree: doctree.attributes.pop("cmprehab_record", None))
     app.connect("doctree-resolved", link_cells_to_functions)
     app.connect("build-finished", write_results)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

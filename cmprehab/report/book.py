@@ -75,9 +75,10 @@ def glue_results(results: dict) -> None:
             _glue(result.name, Markdown(result.text), display=False)
         else:
             glue(result.name, result.text)
-    quotes_published = any(row["published_key"] for row in records(results))
-    audit_table = audit.audit(_cohort) if _cohort is not None and quotes_published else None
-    glue(RECORD, json.dumps(records(results, audit_table), ensure_ascii=False, allow_nan=False))
+    rows = records(results)
+    if _cohort is not None and any(row["published_key"] for row in rows):
+        rows = records(results, audit.audit(_cohort))  # with the audit's verdict on each published number
+    glue(RECORD, json.dumps(rows, ensure_ascii=False, allow_nan=False))
 
 
 def glue(name: str, value) -> None:
