@@ -19,7 +19,14 @@ What this wrapper guarantees, beyond ``jupyter-book build``:
   it is missing or differs, every executed result (the cache, ``jupyter_execute``
   and Sphinx's doctrees) is dropped first; a failed build drops them again and puts
   the previous site back. The stamp is written only after a success.
-* Every page is rebuilt (``--all``) with warnings as errors.
+* **The file is parsed and validated once per build**, here; the kernels load the
+  validated copy (``_build/.cohort/<sha256>.pickle``, named in $CMPREHAB_VALIDATED_COHORT,
+  dropped with the other executed results) after checking that the file still has that
+  digest. A rebuild whose inputs match the last successful build reuses it unparsed.
+* **Nothing to do, nothing done.** When the inputs and every source the site is made of
+  (`site_sources`) are those of the last successful build and its site is in place, the
+  build says so and stops; ``--force`` renders it again.
+* Otherwise every page is rebuilt (``--all``) with warnings as errors.
 * **Every core used.** Jupyter Book 1 executes notebooks one at a time; with ``--jobs N``
   (default $CMPREHAB_JOBS, else one per core) the notebooks are first executed N at a
   time into the jupyter-cache the book build reads (`cmprehab.execute`), so it only renders.
@@ -41,11 +48,13 @@ from pathlib import Path
 from . import config
 from . import execute
 from . import params as study
-from .data.cohort import CohortError, load_cohort
+from .data.cohort import CohortError, file_sha256, load_cohort, save_validated
 from .provenance import sidecar_path
 
 #: Folders under _build/ that hold executed results (and may hold another dataset's numbers).
-EXECUTION_STATE = (".jupyter_cache", "jupyter_execute", ".doctrees")
+EXECUTION_STATE = (".jupyter_cache", "jupyter_execute", ".doctrees", ".cohort")
+#: Environment variables that change the site without changing any executed result.
+SITE_ENV_VARS = ("CMPREHAB_BOOK_PDF",)
 
 
 def stamp_inputs(data: Path, data_sha256: str, params_json: str) -> dict[str, bytes]:
@@ -60,6 +69,21 @@ def stamp_inputs(data: Path, data_sha256: str, params_json: str) -> dict[str, by
         inputs["data/published.csv"] = config.PUBLISHED_TARGETS.read_bytes()
     inputs["requirements-lock.txt"] = (config.ROOT / "requirements-lock.txt").read_bytes()
     return inputs
+
+
+def site_sources(root: Path = config.ROOT) -> dict[str, bytes]:
+    """What jupyter-book reads besides the executed results: configuration, pages, extensions,
+    static files (the vendored MathJax by its stamp) and the environment that changes a page."""
+    files = [root / "_config.yml", root / "_toc.yml", root / "references.bib"]
+    for folder in ("chapters", "_ext", "book_static"):
+        files += sorted(path for path in (root / folder).rglob("*") if path.is_file()
+                        and "mathjax" not in path.relative_to(root).parts[:2]
+                        and ".ipynb_checkpoints" not in path.parts and "__pycache__" not in path.parts)
+    files.append(root / "book_static" / "mathjax" / ".vendored")
+    sources = {path.relative_to(root).as_posix(): path.read_bytes() for path in files if path.is_file()}
+    for name in SITE_ENV_VARS:
+        sources["$" + name] = os.environ.get(name, "").encode()
+    return sources
 
 
 def make_stamp(inputs: dict[str, bytes]) -> dict:
@@ -91,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder that receives _build/ (default: the repository root)")
     parser.add_argument("--show-values", action="store_true",
                         help="name patient ids and cell values in error messages (hidden for real data)")
+    parser.add_argument("--force", action="store_true",
+                        help="render the site even when nothing changed since the last successful build")
     parser.add_argument("--jobs", type=int, default=None,
                         help=f"notebooks executed at a time (default: ${execute.JOBS_ENV_VAR}, else one per core); "
                              "1: jupyter-book executes them one after another")
@@ -98,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = max(1, args.jobs if args.jobs is not None else execute.default_jobs())
     output = args.output.resolve()
     build_dir = output / "_build"
-    stamp_file = build_dir / ".build-stamp"
+    stamp_file, site_stamp_file = build_dir / ".build-stamp", build_dir / ".site-stamp"
     site, previous = build_dir / "html", build_dir / "html.previous"
     data = config.cohort_path()  # absolute: resolved once, against this process's working directory
 
@@ -107,18 +133,36 @@ def main(argv: list[str] | None = None) -> int:
     except study.ParamsError as err:
         print(f"cmprehab.build: the study parameters cannot be used; nothing was built.\n{err}", file=sys.stderr)
         return 1
+    unusable = ("cmprehab.build: the cohort file cannot be used; nothing was built and the previous "
+                "site, if any, is unchanged.\n")
     try:
-        cohort = load_cohort(data, show_values=args.show_values or None)
+        digest = file_sha256(data)
     except CohortError as err:
-        print(f"cmprehab.build: the cohort file cannot be used; nothing was built and the previous "
-              f"site, if any, is unchanged.\n{err}", file=sys.stderr)
+        print(f"{unusable}{err}", file=sys.stderr)
         return 1
-    digest = cohort.attrs["fingerprint"].sha256
-    del cohort
-
     new = make_stamp(stamp_inputs(data, digest, params_json))
     old = read_stamp(stamp_file)
-    if old is not None and old.get("stamp") == new["stamp"]:
+    unchanged = old is not None and old.get("stamp") == new["stamp"]
+    site_stamp = make_stamp({"inputs": new["stamp"].encode(), "output": str(output).encode(), **site_sources()})
+    if (unchanged and not args.force and read_stamp(site_stamp_file) == site_stamp
+            and (site / "index.html").is_file()):
+        print(f"cmprehab.build: nothing changed since the last successful build; site in {site} "
+              "(--force renders it again)")
+        return 0
+
+    validated = build_dir / ".cohort" / f"{digest}.pickle"
+    cohort = None
+    if not (unchanged and validated.is_file()):  # else: these bytes passed this code's checks last time
+        try:
+            cohort = load_cohort(data, show_values=args.show_values or None)
+        except CohortError as err:
+            print(f"{unusable}{err}", file=sys.stderr)
+            return 1
+        if cohort.attrs["fingerprint"].sha256 != digest:
+            print(f"{unusable}{data}: the file changed while the build was reading it", file=sys.stderr)
+            return 1
+
+    if unchanged:
         print("cmprehab.build: inputs unchanged, execution cache kept")
     elif not any((build_dir / name).exists() for name in EXECUTION_STATE):
         print("cmprehab.build: no execution cache yet, every notebook will run")
@@ -131,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     # Until this build succeeds, nothing on disk vouches for the executed results.
     build_dir.mkdir(parents=True, exist_ok=True)
     stamp_file.unlink(missing_ok=True)
+    site_stamp_file.unlink(missing_ok=True)
+    if cohort is not None:
+        validated = save_validated(cohort, validated.parent)
+        del cohort  # the kernels load the copy; this process has no further use for the rows
     # The site is built afresh; the last good one waits aside until this one succeeds.
     shutil.rmtree(previous, ignore_errors=True)
     if site.exists():
@@ -140,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(config.ROOT),
                "--all", "-W", "-n", "--keep-going", "--path-output", str(output)]
     env = {**os.environ, config.DATA_ENV_VAR: str(data), config.DATA_SHA256_ENV_VAR: digest,
-           study.RESOLVED_ENV_VAR: params_json}
+           config.VALIDATED_ENV_VAR: str(validated), study.RESOLVED_ENV_VAR: params_json}
     started = time.perf_counter()
     code, cache_dir, cached = 0, build_dir / ".jupyter_cache", None
     if jobs > 1:
@@ -158,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     if code == 0:
         shutil.rmtree(previous, ignore_errors=True)
         stamp_file.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        site_stamp_file.write_text(json.dumps(site_stamp, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         if cached is not None:  # a key that did not match would have executed a notebook twice
             again = len(execute.cached_records(cache_dir) - cached)
             print("cmprehab.build: " + (f"jupyter-book re-executed {again} notebook(s)" if again

@@ -33,6 +33,9 @@ MAX_COHORT_BYTES = 1 << 30
 #: Environment variable the build sets for the notebook kernels: the SHA-256 of the file it
 #: validated, so every page is computed from the same bytes as the banner describes.
 DATA_SHA256_ENV_VAR = "CMPREHAB_DATA_SHA256"
+#: Environment variable the build sets for the notebook kernels: the file holding the cohort
+#: it validated (`cmprehab.data.cohort.save_validated`), so that no kernel parses it again.
+VALIDATED_ENV_VAR = "CMPREHAB_VALIDATED_COHORT"
 
 #: Seed and size of the committed synthetic cohort.
 DEFAULT_SEED = 20211021

@@ -119,10 +119,10 @@ def fake(monkeypatch):
     return runner
 
 
-def build_with(monkeypatch, fake, output, data, label, outcome=0):
+def build_with(monkeypatch, fake, output, data, label, outcome=0, *args):
     monkeypatch.setenv(config.DATA_ENV_VAR, str(data))
     fake.label, fake.outcome = label, outcome
-    return build.main(["--output", str(output)])
+    return build.main(["--output", str(output), *args])
 
 
 def site_text(output):
@@ -146,8 +146,11 @@ def test_a_failed_build_leaves_nothing_for_the_next_one(tmp_path, monkeypatch, f
     # Back on the default file: nothing of the failed build is reused (the defect).
     assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
     assert fake.seen[-1]["cache"] is None
-    # An unchanged rebuild keeps its own cache.
+    # An unchanged rebuild has nothing to do; forced, it renders again from its own cache.
+    runs = len(fake.seen)
     assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
+    assert len(fake.seen) == runs
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default", 0, "--force") == 0
     assert fake.seen[-1]["cache"] == "default"
 
 
@@ -159,7 +162,7 @@ def test_a_bad_file_leaves_the_previous_site_and_cache(tmp_path, monkeypatch, fa
     assert len(fake.seen) == 1, "jupyter-book must not run on an invalid file"
     assert site_text(output) == "site of default"
     assert (output / "_build" / ".build-stamp").is_file()
-    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default", 0, "--force") == 0
     assert fake.seen[-1]["cache"] == "default"
 
 
@@ -197,7 +200,7 @@ def test_a_changed_parameter_drops_the_executed_results(tmp_path, monkeypatch, f
     monkeypatch.setenv(params.SET_ENV_VAR, "mcid.nprs.threshold=1")
     assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "changed") == 0
     assert fake.seen[-1]["cache"] is None
-    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "changed") == 0
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "changed", 0, "--force") == 0
     assert fake.seen[-1]["cache"] == "changed"
 
 
@@ -215,3 +218,29 @@ def test_a_notebook_failing_in_parallel_execution_fails_the_build(tmp_path, monk
     assert not (output / "_build" / ".build-stamp").exists()
     for name in build.EXECUTION_STATE:
         assert not (output / "_build" / name).exists(), name
+
+
+def test_a_rebuild_with_nothing_changed_stops_at_once_and_any_source_change_renders_again(
+        tmp_path, monkeypatch, fake, capsys):
+    output, sources = tmp_path / "out", {"chapters/05_outcomes.ipynb": b"as built"}
+    monkeypatch.setattr(build, "site_sources", lambda: dict(sources))
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
+    assert len(fake.seen) == 1 and "nothing changed since the last successful build" in capsys.readouterr().out
+    sources["chapters/05_outcomes.ipynb"] = b"edited"  # a page's text: rendered again, results kept
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
+    assert len(fake.seen) == 2 and fake.seen[-1]["cache"] == "default"
+    (output / "_build" / "html" / "index.html").unlink()  # a site that is not all there
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
+    assert len(fake.seen) == 3
+
+
+def test_the_site_sources_are_what_jupyter_book_reads(monkeypatch):
+    monkeypatch.setenv("CMPREHAB_BOOK_PDF", "book.pdf")
+    sources = build.site_sources()
+    for name in ("_config.yml", "_toc.yml", "references.bib", "chapters/05_outcomes.ipynb", "chapters/api.md",
+                 "_ext/traced_numbers.py", "book_static/cmprehab.css"):
+        assert sources[name] == (config.ROOT / name).read_bytes(), name
+    assert sources["$CMPREHAB_BOOK_PDF"] == b"book.pdf"
+    # The vendored MathJax counts by its stamp, not file by file.
+    assert not [name for name in sources if name.startswith("book_static/mathjax/") and not name.endswith(".vendored")]

@@ -10,6 +10,10 @@ by the `csv` module and validated by the pandera schema chunk by chunk, keeping
 only the parsed columns, so memory stays a small multiple of the file size.
 The schema's per-cell and per-row checks run on each chunk; its cross-row rule
 (a unique patient_id) runs once over the whole file.
+
+A book build validates the file once and keeps the result (`save_validated`); its
+notebook kernels then only hash the file, to be sure it is still those bytes, and
+load that copy instead of parsing and validating the file again.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import hashlib
 import io
 import math
 import os
+import pickle
 import re
 import stat
 import warnings
@@ -117,6 +122,9 @@ def load_cohort(path: str | Path | None = None, show_values: bool | None = None)
     Raises CohortError (or its subclass CohortValidationError listing every problem).
     """
     path = Path(path).expanduser() if path else config.cohort_path()
+    validated = _validated_copy(path)
+    if validated is not None:
+        return validated
     fd = _open_regular_file(path)
     try:
         table = _Reader(path, fd).read()
@@ -202,6 +210,64 @@ def _check_build_digest(path: Path, sha256: str) -> None:
         raise CohortError(
             f"{path}: the file changed since the build validated it (SHA-256 now {sha256[:12]}, "
             f"validated {expected[:12]}, from ${config.DATA_SHA256_ENV_VAR}); rebuild the book")
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a cohort file, with the loader's checks on what may be read (no parsing)."""
+    fd = _open_regular_file(path)
+    try:
+        return _HashingReader(path, fd).hexdigest()
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------
+# The build's validated copy: the file is parsed and validated once per build
+# --------------------------------------------------------------------------
+
+def save_validated(cohort: pd.DataFrame, folder: Path) -> Path:
+    """Keep a validated cohort for the kernels of this build; returns the file to name in
+    $CMPREHAB_VALIDATED_COHORT.
+
+    A pickle (the fastest exact round trip of a DataFrame with its dtypes and attrs), readable
+    by its owner only: it holds patient rows. It is named by the data's digest and records
+    the study parameters it was validated under; `load_cohort` uses it only when both match.
+    Written to a temporary name and renamed, so a kernel never sees half a file.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{cohort.attrs['fingerprint'].sha256}.pickle"
+    temporary = target.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            pickle.dump({"params": study.to_json(study.current()), "cohort": cohort}, out,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _validated_copy(path: Path) -> pd.DataFrame | None:
+    """The build's validated cohort, if this build has one for `path` (else None: parse the file).
+
+    The file is still hashed: a file changed since the build validated it is refused.
+    """
+    copy = os.environ.get(config.VALIDATED_ENV_VAR, "").strip()
+    expected = os.environ.get(config.DATA_SHA256_ENV_VAR, "").strip().lower()
+    if not copy or not expected or path.resolve() != config.cohort_path().resolve():
+        return None
+    _check_build_digest(path, file_sha256(path))
+    try:
+        with open(copy, "rb") as stored:
+            record = pickle.load(stored)  # written by save_validated, in this build's _build/ folder
+    except OSError:
+        return None
+    cohort = record["cohort"]
+    if cohort.attrs["fingerprint"].sha256 != expected or record["params"] != study.to_json(study.current()):
+        return None
+    return cohort
 
 
 class _HashingReader(io.RawIOBase):

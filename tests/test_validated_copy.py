@@ -1,0 +1,103 @@
+"""The build parses and validates the cohort once; its kernels load that validated copy.
+
+A kernel still hashes the file, so a file changed since the build validated it is refused,
+and it uses the copy only for this build's file, digest and study parameters.
+"""
+import hashlib
+import os
+import shutil
+import stat
+
+import pandas as pd
+import pytest
+
+from cmprehab import build, config, params
+from cmprehab.data import cohort as loader
+from cmprehab.data.cohort import CohortError, load_cohort, save_validated
+
+
+@pytest.fixture
+def copy_of_default(tmp_path, monkeypatch):
+    """A real-data-like copy of the committed cohort, validated into a build's folder,
+    with the environment a kernel of that build gets."""
+    data = tmp_path / "cohort.csv"
+    shutil.copyfile(config.DEFAULT_COHORT, data)
+    validated = save_validated(load_cohort(data), tmp_path / "_build" / ".cohort")
+    monkeypatch.setenv(config.DATA_ENV_VAR, str(data))
+    monkeypatch.setenv(config.DATA_SHA256_ENV_VAR, hashlib.sha256(data.read_bytes()).hexdigest())
+    monkeypatch.setenv(config.VALIDATED_ENV_VAR, str(validated))
+    return data, validated
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """Counts the files the loader parses."""
+    seen = []
+    original = loader._Reader.read
+
+    def read(self):
+        seen.append(self.path)
+        return original(self)
+    monkeypatch.setattr(loader._Reader, "read", read)
+    return seen
+
+
+def test_a_kernel_loads_the_validated_copy_without_parsing_the_file(copy_of_default, parses):
+    data, validated = copy_of_default
+    assert validated.name == f"{hashlib.sha256(data.read_bytes()).hexdigest()}.pickle"
+    assert stat.S_IMODE(validated.stat().st_mode) == 0o600  # it holds patient rows
+    kernel = load_cohort()
+    assert parses == []
+    fresh = load_cohort(data, show_values=False)
+    pd.testing.assert_frame_equal(kernel, fresh, check_exact=True)
+    assert kernel.attrs["fingerprint"] == fresh.attrs["fingerprint"]
+
+
+def test_a_file_changed_since_the_build_validated_it_is_refused(copy_of_default, parses):
+    data, _ = copy_of_default
+    data.write_bytes(data.read_bytes().replace(b"\n", b"\r\n", 1))
+    with pytest.raises(CohortError, match="changed since the build validated it"):
+        load_cohort()
+    assert parses == []
+
+
+def test_the_copy_is_not_used_under_other_parameters_or_for_another_file(copy_of_default, parses, tmp_path,
+                                                                           monkeypatch):
+    data, _ = copy_of_default
+    monkeypatch.setenv(params.RESOLVED_ENV_VAR, params.to_json(params.load(overrides="confidence=0.9")))
+    load_cohort()
+    assert parses == [data]  # validated again, under these parameters
+    monkeypatch.delenv(params.RESOLVED_ENV_VAR)
+    load_cohort(config.DEFAULT_COHORT)
+    assert parses == [data, config.DEFAULT_COHORT]
+
+
+def test_a_missing_copy_means_the_file_is_parsed(copy_of_default, parses):
+    data, validated = copy_of_default
+    validated.unlink()
+    assert len(load_cohort()) == len(pd.read_csv(data))
+    assert parses == [data]
+
+
+def test_the_build_hands_its_kernels_the_copy_and_reuses_it_while_its_inputs_stand(tmp_path, monkeypatch):
+    """Run with a stand-in for jupyter-book that records what a kernel would get."""
+    seen = []
+
+    def jupyter_book(command, env):
+        seen.append(env[config.VALIDATED_ENV_VAR])
+        site = tmp_path / "out" / "_build" / "html"
+        site.mkdir(parents=True, exist_ok=True)
+        (site / "index.html").write_text("site")
+        return build.subprocess.CompletedProcess(command, 0)
+    monkeypatch.setattr(build.subprocess, "run", jupyter_book)
+    monkeypatch.setenv(config.DATA_ENV_VAR, str(config.DEFAULT_COHORT))
+    counted = []
+    monkeypatch.setattr(build, "load_cohort", lambda *a, **k: counted.append(1) or load_cohort(*a, **k))
+    args = ["--output", str(tmp_path / "out"), "--jobs", "1"]
+    assert build.main(args) == 0 and counted == [1]
+    copy = tmp_path / "out" / "_build" / ".cohort" / f"{hashlib.sha256(config.DEFAULT_COHORT.read_bytes()).hexdigest()}.pickle"
+    assert seen == [str(copy)] and copy.is_file()
+    assert build.main(args + ["--force"]) == 0 and counted == [1]  # same inputs: not parsed again
+    monkeypatch.setenv(params.SET_ENV_VAR, "confidence=0.9")
+    assert build.main(args) == 0 and counted == [1, 1]  # other parameters: validated again
+    assert os.listdir(copy.parent) == [copy.name]
