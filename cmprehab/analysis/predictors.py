@@ -41,6 +41,7 @@ import statsmodels.api as sm
 from scipy import stats as _scipy_stats
 
 from .. import config
+from ..memo import per_cohort
 from ..data import targets as targets_file
 from ..instruments import INSTRUMENTS
 from ..params import McidRule
@@ -159,8 +160,13 @@ def _numbers(cohort: pd.DataFrame, column: str) -> pd.Series:
 
 def _coded(values: pd.Series, mapping: Mapping[object, str], levels: Sequence[str]) -> pd.Series:
     """A categorical with `levels` (reference first); values not in `mapping` become missing."""
-    codes = values.astype(object).map(lambda v: mapping.get(v, None) if pd.notna(v) else None)
-    return pd.Series(pd.Categorical(codes, categories=list(levels)), index=values.index)
+    keys = list(mapping)
+    # Vectorised lookup (a registry has millions of rows): the position of each value among the
+    # keys (-1: missing or not a key), then the level that key maps to.
+    position = pd.Index(keys, dtype=object).get_indexer(values.astype(object))
+    level_of_key = pd.Index(list(levels)).get_indexer([mapping[k] for k in keys])
+    codes = np.where(position >= 0, level_of_key[position], -1)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=list(levels)), index=values.index)
 
 
 def predictor_frame(cohort: pd.DataFrame) -> pd.DataFrame:
@@ -377,6 +383,7 @@ def fit_modified_poisson(outcome: pd.Series, predictors: pd.DataFrame, confidenc
 # Every outcome by every predictor
 # --------------------------------------------------------------------------
 
+@per_cohort
 def predictor_risk_ratios(cohort: pd.DataFrame, rules: Mapping[str, McidRule], confidence: float,
                           measures: Sequence[str] = tuple(INSTRUMENTS),
                           adjusted_for: Sequence[str] | None = tuple(PREDICTORS)) -> pd.DataFrame:

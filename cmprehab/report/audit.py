@@ -10,6 +10,7 @@ import math
 import pandas as pd
 
 from .. import config
+from ..memo import per_cohort
 from .. import params as study
 from ..analysis.derive import derive
 from ..analysis.stats import mcid_summary, median_iqr, round_half_up
@@ -127,6 +128,7 @@ def parameter_note(variable: str, params: Params, calibration: dict[str, McidRul
             f"was reproduced at {calibrated.describe(unit)}")
 
 
+@per_cohort
 def audit(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None) -> pd.DataFrame:
     """Every published target beside the value the cohort yields, at the published precision.
 

@@ -88,7 +88,7 @@ def attrition(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFram
     a hidden cell or a group of fewer than k patients."""
     policy = _policy(cohort, policy)
     measured = flow_analysis.measured_one_year_any(cohort)
-    table = attrition_analysis.attrition_table(cohort, measured=measured)
+    table = attrition_analysis.attrition_table(cohort)  # its default groups: `measured`
     out = table[["characteristic", "level", "with", "without", "SMD"]].astype(object).copy()
     out.columns = ["Characteristic", "Level", "With 1-year data", "Without 1-year data", "SMD"]
     if not policy.active:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import config
 from .. import params as study
-from ..analysis.attrition import CHARACTERISTICS
+from ..analysis.attrition import CHARACTERISTICS, plain_categories
 from ..analysis.derive import derive
 from ..analysis.stats import mcid_reached, median_iqr, proportion, wilcoxon_change
 from ..data.schema import FIELD_BY_NAME
@@ -73,7 +73,7 @@ def baseline_tableone(cohort: pd.DataFrame, rows: list[tuple[str, str, str]] | N
         # tableone leaves out (and warns about) a level nobody has; _every_level puts it back.
         warnings.filterwarnings("ignore", "Order value not found", UserWarning)
         return TableOne(
-            frame, columns=columns,
+            plain_categories(frame), columns=columns,
             categorical=[c for c in columns if kinds[c] in ("yes", "female", "levels")],
             nonnormal=[c for c in columns if kinds[c] == "median"],
             min_max=[c for c in columns if kinds[c] == "range"],
