@@ -28,7 +28,8 @@ def test_the_same_cohort_object_is_computed_once_and_another_object_again():
 def test_callers_get_copies_and_cannot_change_what_is_kept():
     analysis, _ = counted()
     cohort = pd.DataFrame({"x": [1, 2]})
-    analysis(cohort)["total"] = 99
+    result = analysis(cohort)
+    result.loc[0, "total"] = 99
     assert analysis(cohort)["total"][0] == 3
 
 
