@@ -531,7 +531,7 @@ def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
         if field.kind in ("id", "category"):
             parsed[field.name] = text.mask(empty)
             continue
-        numbers = pd.to_numeric(text.mask(empty), errors="coerce").astype(float)
+        numbers = _numbers(text, empty)
         bad_text = numbers.isna() & ~empty
         whole = field.kind in ("int", "binary")
         bad_fraction = whole & numbers.notna() & (numbers != np.floor(numbers))
@@ -541,6 +541,28 @@ def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
             problems.append(Problem(field.name, _line(i), _pid(ids, i), "not a whole number", text[i]))
         parsed[field.name] = numbers.mask(bad_fraction)
     return parsed, problems
+
+
+#: Characters of a number written in decimal or exponent notation (and nothing else).
+_NUMBER_CHARACTERS = frozenset("0123456789.eE+-")
+
+
+def _numbers(text: pd.Series, empty: pd.Series) -> pd.Series:
+    """Cells as float64: NaN where empty or not a number.
+
+    A column of plain decimal numbers (the usual case) is converted by NumPy in one pass,
+    several times faster than `pd.to_numeric` on a registry's million rows; anything else
+    (a letter, a second point, a lone sign) goes through `pd.to_numeric`, which finds the
+    cells that are not numbers.
+    """
+    cells = text.to_numpy(dtype=object)
+    missing = empty.to_numpy(dtype=bool)
+    if _NUMBER_CHARACTERS.issuperset("".join(cells[~missing])):
+        try:
+            return pd.Series(np.where(missing, "nan", cells).astype(np.float64), index=text.index)
+        except ValueError:  # e.g. "1.2.3" or "-": found and reported below
+            pass
+    return pd.to_numeric(text.mask(empty), errors="coerce").astype(float)
 
 
 def _rule_text(column: str | None, check: str) -> str:
