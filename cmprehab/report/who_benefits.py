@@ -126,7 +126,10 @@ def beside_published(cohort: pd.DataFrame, params: Params | None = None, policy:
     """Each published risk ratio of the follow-on paper beside this build's estimate of it, with the
     stand-in outcome (this project's assumption); not expressible ones say why."""
     params, policy = params or study.current(), _policy(cohort, policy)
-    estimates = predictor_analysis.predictor_risk_ratios(cohort, params.mcid, params.confidence, adjusted_for=None)
+    # The univariable rows of the same call as `risk_ratios` (computed once per page: cmprehab.memo).
+    estimates = predictor_analysis.predictor_risk_ratios(cohort, params.mcid, params.confidence,
+                                                         adjusted_for=params.predictors.adjusted_for)
+    estimates = estimates[estimates["model"] == predictor_analysis.MODEL_UNIVARIABLE].reset_index(drop=True)
     table = predictor_analysis.beside_published(estimates)
     by_level = estimates.set_index(["measure", "predictor", "level"])
     rows = []
