@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     validated = build_dir / ".cohort" / f"{digest}.pickle"
-    cohort = None
+    cohort, started = None, time.perf_counter()
     if not (unchanged and validated.is_file()):  # else: these bytes passed this code's checks last time
         try:
             cohort = load_cohort(data, show_values=args.show_values or None)
@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                "--all", "-W", "-n", "--keep-going", "--path-output", str(output)]
     env = {**os.environ, config.DATA_ENV_VAR: str(data), config.DATA_SHA256_ENV_VAR: digest,
            config.VALIDATED_ENV_VAR: str(validated), study.RESOLVED_ENV_VAR: params_json}
+    validating = time.perf_counter() - started
     started = time.perf_counter()
     code, cache_dir, cached = 0, build_dir / ".jupyter_cache", None
     if jobs > 1:
@@ -211,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             again = len(execute.cached_records(cache_dir) - cached)
             print("cmprehab.build: " + (f"jupyter-book re-executed {again} notebook(s)" if again
                                         else "jupyter-book took every notebook from the cache"))
-        print(f"cmprehab.build: done in {elapsed:.1f} s (executing {executed - started:.1f} s, "
-              f"jupyter-book {elapsed - (executed - started):.1f} s), site in {site}")
+        print(f"cmprehab.build: done in {elapsed + validating:.1f} s (validating {validating:.1f} s, executing "
+              f"{executed - started:.1f} s, jupyter-book {elapsed - (executed - started):.1f} s), site in {site}")
         return 0
     drop_execution_state(build_dir)
     shutil.rmtree(site, ignore_errors=True)
