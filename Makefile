@@ -98,11 +98,12 @@ pdf: venv vendor system-deps
 	$(PY) scripts/book_pdf.py --name $(PDF_NAME)
 
 # Unit tests, the book builds (tests/test_book_html.py, tests/test_book_confidential.py), the
-# site in Chromium and the PDF (tests/test_browser.py) and every chapter notebook run top to
-# bottom by nbval (stored without outputs, hence --nbval-lax; kernel from this venv).
-# loadfile keeps a notebook's cells on one worker. $CMPREHAB_DATA reaches the kernels.
+# site in Chromium and the PDF (tests/test_browser.py), and nbval running every notebook of
+# the default book afresh against the outputs it was built from (tests/test_fresh_execution.py).
+# The default book is built once and shared (tests/default_book.py); loadfile keeps each
+# module's builds on one worker.
 test: venv vendor system-deps
-	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env tests chapters
+	$(PY) -m pytest -n 2 --dist loadfile tests
 
 # The unit tests alone: no book build, no notebook execution, no browser.
 test-fast: venv

@@ -12,14 +12,13 @@ from cmprehab.data.cohort import load_cohort
 
 
 #: What a build or an author's shell may set; a test starts without them unless it says otherwise.
-BUILD_ENV = {config.DATA_ENV_VAR, config.DATA_SHA256_ENV_VAR, params.FILE_ENV_VAR, params.SET_ENV_VAR,
-             params.RESOLVED_ENV_VAR}
+BUILD_ENV = {config.DATA_ENV_VAR, config.DATA_SHA256_ENV_VAR, config.VALIDATED_ENV_VAR, params.FILE_ENV_VAR,
+             params.SET_ENV_VAR, params.RESOLVED_ENV_VAR, "CMPREHAB_BOOK_PDF"}
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch):
-    """Each test reads the default data and parameters, whatever the shell running it has set
-    (the chapter notebooks, run by nbval outside tests/, still follow the shell)."""
+    """Each test reads the default data and parameters, whatever the shell running it has set."""
     for name in BUILD_ENV:
         monkeypatch.delenv(name, raising=False)
 

@@ -1,13 +1,16 @@
 """The built book: every number a reader sees is the number the package computes.
 
-Builds the book twice, each time into its own temporary folder with
-`python -m cmprehab.build --output TMP` (never touching the repository's _build/):
+Reads three builds of the book:
 
-* "default": the committed synthetic cohort (data/cohort.csv, $CMPREHAB_DATA unset), built with
-             --jobs 1 (jupyter-book executes the notebooks; the other builds pre-execute them
-             in parallel, and every build is checked against the package);
+* "default": the committed synthetic cohort under the default parameters, the book the browser
+             tests read too (tests/default_book.py, in `_build/test-book/`): built with --jobs 1,
+             so jupyter-book executes the notebooks; the other builds pre-execute them in parallel;
 * "other":   a cohort generated with another seed and size, named by $CMPREHAB_DATA,
-             to show the pages follow the data file rather than stale outputs.
+             to show the pages follow the data file rather than stale outputs;
+* "changed": the committed cohort under another MCID, to show the pages follow the parameters.
+
+"other" and "changed" are built here, each into its own temporary folder with
+`python -m cmprehab.build --output TMP` (never touching the repository's _build/).
 
 Then parses the HTML with the standard library and compares it with
 cmprehab.report (results, tables, audit) and cmprehab.provenance.
@@ -39,6 +42,7 @@ from cmprehab.provenance import DataFingerprint, data_fingerprint
 from cmprehab.report import audit as reproduction
 from cmprehab.report import results, tables
 from conftest import BUILD_ENV
+from default_book import BuildFailed, default_book
 
 ROOT = config.ROOT
 OTHER_SEED, OTHER_N = 7, 300
@@ -136,9 +140,11 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def default_site(tmp_path_factory) -> Site:
-    # Serial (jupyter-book executes every notebook); the other builds run notebooks in parallel.
-    root = build_book(tmp_path_factory.mktemp("book-default"), data=None, jobs=1)
+def default_site() -> Site:
+    try:
+        root = default_book() / "_build" / "html"
+    except BuildFailed as failure:
+        pytest.fail(str(failure), pytrace=False)
     return Site("default", root, config.DEFAULT_COHORT, load_cohort(config.DEFAULT_COHORT),
                 data_fingerprint(config.DEFAULT_COHORT))
 

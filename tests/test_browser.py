@@ -1,9 +1,9 @@
 """The site as readers meet it, in a real browser, and the whole book as one PDF.
 
-One build for this module, made as `make pdf` makes it (`python -m cmprehab.build` with
-$CMPREHAB_BOOK_PDF, then scripts/book_pdf.py), into `_build/browser-test/` of the
-repository; its screenshots are kept there as the test's artifacts:
-`_build/browser-test/_build/screenshots/{390,1280}/<page>.png`.
+The default book, made as `make pdf` makes it (`python -m cmprehab.build` with
+$CMPREHAB_BOOK_PDF, then scripts/book_pdf.py) into `_build/test-book/` of the repository
+(tests/default_book.py: built once for the modules that read it); its screenshots are kept
+there as the test's artifacts: `_build/test-book/_build/screenshots/{390,1280}/<page>.png`.
 
 A copy of that `_build/html` in a fresh folder, served on 127.0.0.1 (as on a machine with
 no network), is visited page by page (the pages of _toc.yml, the index and the search page;
@@ -31,8 +31,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -46,13 +44,9 @@ from browser_support import (AXE_RUN_JS, CHROMIUM, IMAGES_JS, LAUNCH_ARGS, LINKS
                              pdf_images_per_page, pdf_pages_text, squeeze)
 from cmprehab import config
 from cmprehab.provenance import data_fingerprint
-from conftest import BUILD_ENV
+from default_book import PDF_NAME, BuildFailed, default_book
 
 ROOT = config.ROOT
-OUTPUT = ROOT / "_build" / "browser-test"
-PDF_NAME = "cmprehab-book.pdf"
-PDF_ENV_VAR = "CMPREHAB_BOOK_PDF"   # as _ext/book_site.py reads it
-BUILD_TIMEOUT = 900
 
 WIDTHS = {
     "390": dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=1,
@@ -84,10 +78,6 @@ NOTEBOOK_PAGES = [p for p in CHAPTERS if (ROOT / f"{p}.ipynb").is_file()]
 
 # --- the build -------------------------------------------------------------------------------
 
-def tail(text: str, lines: int = 40) -> str:
-    return "\n".join(text.splitlines()[-lines:])
-
-
 @dataclass
 class Book:
     output: Path
@@ -114,17 +104,12 @@ class Book:
 
 @pytest.fixture(scope="module")
 def book() -> Book:
-    """The site with its PDF, built as `make pdf` builds it, with the default data and parameters."""
-    env = {k: v for k, v in os.environ.items() if k not in BUILD_ENV}
-    env[PDF_ENV_VAR] = PDF_NAME
-    steps = [[sys.executable, "-m", "cmprehab.build", "--output", str(OUTPUT)],
-             [sys.executable, str(ROOT / "scripts" / "book_pdf.py"), "--output", str(OUTPUT), "--name", PDF_NAME]]
-    for command in steps:
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
-        if result.returncode != 0:
-            pytest.fail(f"{' '.join(command[1:3])} exited {result.returncode}\n--- stdout (tail) ---\n"
-                        f"{tail(result.stdout)}\n--- stderr (tail) ---\n{tail(result.stderr)}", pytrace=False)
-    made = Book(OUTPUT)
+    """The site with its PDF, built as `make pdf` builds it, with the default data and parameters
+    (tests/default_book.py: one build shared with the other modules that read it)."""
+    try:
+        made = Book(default_book())
+    except BuildFailed as failure:
+        pytest.fail(str(failure), pytrace=False)
     shutil.rmtree(made.build / "screenshots", ignore_errors=True)  # only this run's pictures
     return made
 

@@ -1,7 +1,7 @@
 """Static checks of the chapter notebooks as they are in the working tree (no execution).
 
-Executing them is nbval's job (`make test` runs `--nbval-lax` on chapters/); the
-book build is checked in test_book_html.py.
+Executing them is the book build's job (tests/test_book_html.py); nbval runs the executed
+notebooks afresh and compares their outputs (tests/test_fresh_execution.py).
 """
 from __future__ import annotations
 
