@@ -26,6 +26,8 @@ from jupyter_cache.executors.utils import single_nb_execution
 from . import config
 
 JOBS_ENV_VAR = "CMPREHAB_JOBS"
+#: Thread pools of the numerical libraries (OpenBLAS, MKL, OpenMP): each sizes itself to every core.
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def default_jobs() -> int:
@@ -108,6 +110,10 @@ def run(cache_dir: Path, env: dict[str, str], jobs: int, notebooks: list[Path] |
     if not todo:
         return []
     timeout = execution_settings()["timeout"]
+    # N kernels at once, each with a BLAS pool of every core, would oversubscribe the cores (a
+    # model fit of 10^6 patients ran 2.4 times slower): each gets its share, unless set already.
+    share = str(max(1, (os.cpu_count() or 1) // jobs))
+    env = {**{name: share for name in THREAD_ENV_VARS}, **env}
     failures = []
     # spawn: a worker does not inherit this process's memory (the build has just loaded the cohort).
     context = multiprocessing.get_context("spawn")

@@ -72,3 +72,15 @@ def test_jobs_default_to_the_cores_and_follow_the_environment(monkeypatch):
     assert execute.default_jobs() == (os.cpu_count() or 1)
     monkeypatch.setenv(execute.JOBS_ENV_VAR, "1")
     assert execute.default_jobs() == 1
+
+
+def test_parallel_kernels_share_the_cores_between_their_thread_pools(tmp_path, monkeypatch):
+    page = write_notebook(tmp_path / "page.ipynb", "import os",
+                          "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['OMP_NUM_THREADS'])")
+    cache_dir = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if k not in execute.THREAD_ENV_VARS}
+    monkeypatch.setattr(execute.os, "cpu_count", lambda: 4)
+    assert execute.run(cache_dir, env, jobs=2, notebooks=[page], log=lambda _: None) == []
+    cache = get_cache(str(cache_dir))
+    record = cache.match_cache_notebook(nbformat.read(page, as_version=4))
+    assert outputs(cache.get_cache_bundle(record.pk).nb).split() == ["2", "2"]

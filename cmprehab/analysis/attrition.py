@@ -101,6 +101,16 @@ def plain_categories(frame: pd.DataFrame) -> pd.DataFrame:
                          if isinstance(frame[column].dtype, pd.CategoricalDtype)})
 
 
+def numpy_strings():
+    """A context in which text is stored in NumPy object arrays (pandas 2's way), for tableone.
+
+    pandas 3 stores text as its own string arrays; tableone's cell-by-cell loops over them go
+    through pandas' element access, 18 million calls for an attrition table of 10^6 patients.
+    Only tableone runs inside; what it returns is read cell by cell into this package's tables.
+    """
+    return pd.option_context("future.infer_string", False)
+
+
 def _run_tableone(frame: pd.DataFrame, rows, order, limit, groupby: str | None):
     from tableone import TableOne
 
@@ -119,10 +129,11 @@ def _run_tableone(frame: pd.DataFrame, rows, order, limit, groupby: str | None):
             nonnormal=[c for c in labels if kinds[c] == "median"], order=dict(order), limit=limit,
             missing=False, include_null=False, pval=False,
             decimals={c: (1 if kinds[c] == "mean" else 0) for c in labels if kinds[c] in ("mean", "median")})
-        if groupby is None:
+        if groupby is not None:
+            options.update(groupby=groupby, smd=True, overall=False)
+            options["order"][groupby] = [WITHOUT, WITH]  # SMD columns are (second - first): with - without
+        with numpy_strings():
             return TableOne(plain_categories(frame), **options)
-        options["order"][groupby] = [WITHOUT, WITH]  # SMD columns are (second - first): with - without
-        return TableOne(plain_categories(frame), groupby=groupby, smd=True, overall=False, **options)
 
 
 def _cells(table, column_for: dict[str, str]) -> dict[tuple[str, str], dict[str, str]]:

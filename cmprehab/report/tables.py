@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import config
 from .. import params as study
-from ..analysis.attrition import CHARACTERISTICS, plain_categories
+from ..analysis.attrition import CHARACTERISTICS, numpy_strings, plain_categories
 from ..analysis.derive import derive
 from ..analysis.stats import mcid_reached, median_iqr, proportion, wilcoxon_change
 from ..data.schema import FIELD_BY_NAME
@@ -66,7 +66,7 @@ def baseline_tableone(cohort: pd.DataFrame, rows: list[tuple[str, str, str]] | N
         labels[column] = key
     columns = list(frame.columns)
     kinds = {labels[c]: k for c, _, k in rows or BASELINE_ROWS}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), numpy_strings():
         # tableone 0.9.6 on pandas 3 warns about its own internals (Pandas4Warning).
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
