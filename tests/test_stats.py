@@ -446,3 +446,14 @@ def test_round_half_up_differs_from_builtin():
 @pytest.mark.parametrize("missing", [np.nan, float("nan"), None, pd.NA])
 def test_round_half_up_missing(missing):
     assert math.isnan(S.round_half_up(missing, 1))
+
+
+def test_large_fits_free_their_leftovers_at_once_and_small_ones_skip_the_cost(monkeypatch):
+    from cmprehab.analysis import stats as stats_module
+
+    collected = []
+    monkeypatch.setattr(stats_module.gc, "collect", lambda: collected.append(1))
+    stats_module.release_fit(stats_module.LARGE_FIT_ROWS - 1)
+    assert collected == []
+    stats_module.release_fit(stats_module.LARGE_FIT_ROWS)
+    assert collected == [1]

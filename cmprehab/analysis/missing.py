@@ -60,7 +60,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparatio
 from ..instruments import INSTRUMENTS, TIMEPOINTS
 from ..params import McidRule
 from .derive import derive
-from .stats import mcid_reached, proportion
+from .stats import mcid_reached, proportion, release_fit
 
 __all__ = ["IPW_COVARIATES", "METHODS", "IpwFit", "ipw_share", "responder_sensitivity"]
 
@@ -169,6 +169,8 @@ def ipw_share(measured: pd.Series, responder: pd.Series, covariates: pd.DataFram
         return _nan_fit(f"not estimated: the response model could not be fitted ({type(err).__name__})"
                         + constant_note + dropped_note, **counts)
     p = np.asarray(model.fittedvalues, dtype=float)
+    del model
+    release_fit(n_model)
     if not np.all(np.isfinite(p)) or p.min() < _EXTREME or p.max() > 1 - _EXTREME:
         return _nan_fit("not estimated: fitted probabilities of 0 or 1 (quasi-separation)" + constant_note
                         + dropped_note, **counts)
@@ -191,6 +193,8 @@ def ipw_share(measured: pd.Series, responder: pd.Series, covariates: pd.DataFram
             cov_type="HC0")
         z = scipy_stats.norm.ppf(0.5 + confidence / 2)
         logit, se = float(fit.params[0]), float(fit.bse[0])
+        del fit
+        release_fit(len(y))
         low, high = (float(scipy_stats.logistic.cdf(logit + sign * z * se)) for sign in (-1, 1))
     else:
         note += "; no CI: the weighted share is 0 % or 100 %"
@@ -225,7 +229,9 @@ def responder_sensitivity(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], co
         instrument, rule = INSTRUMENTS[stem], mcid[stem]
         base = dict(measure=instrument.short, stem=stem, time=TIMEPOINTS[time].label, timepoint=time)
         has_start = data[f"{stem}_start"].notna()
-        sub = data[has_start]
+        names = [c.format(stem=stem) for c in covariates]
+        # Only the columns used: a registry's full rows would be copied once more per measure.
+        sub = data.loc[has_start, list(dict.fromkeys([f"{stem}_start", f"{stem}_{time}", *names]))]
         measured = sub[f"{stem}_{time}"].notna()
         reached = mcid_reached(sub[f"{stem}_start"], sub[f"{stem}_{time}"], stem, rule.threshold,
                                rule.definition).fillna(False).astype(bool)
@@ -245,7 +251,6 @@ def responder_sensitivity(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], co
             rows.append({**base, "method": method, "k": float(p.k), "n": p.n, "%": p.pct, "CI low": p.low,
                          "CI high": p.high, "lost": lost, "model n": math.nan, "weights min": math.nan,
                          "weights max": math.nan, "ESS": math.nan, "note": note})
-        names = [c.format(stem=stem) for c in covariates]
         fit = ipw_share(measured, reached, sub[names], confidence, stabilised)
         rows.append({**base, "method": "inverse probability weighting",
                      "k": fit.share / 100 * fit.n_model if fit.n_model else math.nan, "n": fit.n_model,

@@ -45,7 +45,7 @@ from ..memo import per_cohort
 from ..data import targets as targets_file
 from ..instruments import INSTRUMENTS
 from ..params import McidRule
-from .stats import mcid_reached
+from .stats import mcid_reached, release_fit
 
 __all__ = [
     "LONG_PAIN_DAYS",
@@ -330,7 +330,8 @@ def fit_modified_poisson(outcome: pd.Series, predictors: pd.DataFrame, confidenc
     if events_fit == n_fit:  # leaving out levels without events can leave only events
         _nan_rows(estimable, "after leaving out the levels without events, every patient reached the outcome")
         return finish(rows)
-    x = design.to_numpy(dtype="float64")
+    x, names = design.to_numpy(dtype="float64"), list(design.columns)
+    del design  # the model works on `x` alone: on a registry each copy of the design counts
     if np.linalg.matrix_rank(x) < x.shape[1]:
         _nan_rows(estimable, "the predictors are collinear among the patients in the model "
                              "(the design is not of full rank)")
@@ -340,7 +341,7 @@ def fit_modified_poisson(outcome: pd.Series, predictors: pd.DataFrame, confidenc
         warnings.simplefilter("always")  # caught here, quoted in the note, never passed on
         try:
             # HC0: Zou's sandwich (statsmodels gives GLMs this one for every HC type anyway).
-            fit = sm.GLM(yy.to_numpy(dtype="float64"), design, family=sm.families.Poisson()).fit(
+            fit = sm.GLM(yy.to_numpy(dtype="float64"), x, family=sm.families.Poisson()).fit(
                 cov_type="HC0", maxiter=100)
             error = ""
         except Exception as err:  # noqa: BLE001 - any failure of the fit is reported, not raised
@@ -350,9 +351,12 @@ def fit_modified_poisson(outcome: pd.Series, predictors: pd.DataFrame, confidenc
         _nan_rows(estimable, "; ".join(filter(None, [error, said])))
         return finish(rows)
     mu = np.asarray(fit.fittedvalues, dtype="float64")
-    params, bse = fit.params, fit.bse
+    params, bse = pd.Series(fit.params, index=names), pd.Series(fit.bse, index=names)
+    converged = fit.converged
+    del fit
+    release_fit(n_fit)
     problem = ""
-    if not fit.converged:
+    if not converged:
         problem = "the fit did not converge"
     elif not (np.all(np.isfinite(params)) and np.all(np.isfinite(bse))):
         problem = "the fit gave non-finite estimates"

@@ -9,6 +9,7 @@ commented.
 """
 from __future__ import annotations
 
+import gc
 import math
 import numbers
 from dataclasses import dataclass
@@ -426,3 +427,19 @@ def round_half_up(x, decimals: int = 0) -> float:
         return x
     quantum = Decimal(1).scaleb(-int(decimals))
     return float(Decimal(repr(x)).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+#: Rows from which a model fit's leftovers are freed at once (`release_fit`).
+LARGE_FIT_ROWS = 50_000
+
+
+def release_fit(rows: int) -> None:
+    """Free what a statsmodels fit of `rows` rows left behind, now rather than later.
+
+    Its IRLS loop leaves a copy of the design per iteration in reference cycles, which only
+    Python's cycle collector frees, whenever it next runs: on 10^6 patients about 0.5 GB per
+    fit, and a page that fits a few models in a row held them all (2.4 GB instead of 1.7 GB
+    for the follow-up page). A full collection costs tens of milliseconds, so small fits skip it.
+    """
+    if rows >= LARGE_FIT_ROWS:
+        gc.collect()
