@@ -20,9 +20,9 @@ What this wrapper guarantees, beyond ``jupyter-book build``:
   and Sphinx's doctrees) is dropped first; a failed build drops them again and puts
   the previous site back. The stamp is written only after a success.
 * **The file is parsed and validated once per build**, here; the kernels load the
-  validated copy (``_build/.cohort/<sha256>.pickle``, named in $CMPREHAB_VALIDATED_COHORT,
-  dropped with the other executed results) after checking that the file still has that
-  digest. A rebuild whose inputs match the last successful build reuses it unparsed.
+  validated copy (``_build/.cohort/<sha256>.pickle``, named in $CMPREHAB_VALIDATED_COHORT)
+  after checking that the file still has that digest. It holds patient rows, so it is
+  removed when the build ends, whether it succeeded or not.
 * **Nothing to do, nothing done.** When the inputs and every source the site is made of
   (`site_sources`) are those of the last successful build and its site is in place, the
   build says so and stops; ``--force`` renders it again.
@@ -51,8 +51,11 @@ from . import params as study
 from .data.cohort import CohortError, file_sha256, load_cohort, save_validated
 from .provenance import sidecar_path
 
-#: Folders under _build/ that hold executed results (and may hold another dataset's numbers).
-EXECUTION_STATE = (".jupyter_cache", "jupyter_execute", ".doctrees", ".cohort")
+#: Where the build keeps the validated cohort for its kernels (removed when the build ends).
+VALIDATED_DIR = ".cohort"
+#: Folders under _build/ that hold executed results (and may hold another dataset's numbers), and
+#: the validated copy, in case a build was killed before it could remove it.
+EXECUTION_STATE = (".jupyter_cache", "jupyter_execute", ".doctrees", VALIDATED_DIR)
 #: Environment variables that change the site without changing any executed result.
 SITE_ENV_VARS = ("CMPREHAB_BOOK_PDF",)
 
@@ -150,17 +153,15 @@ def main(argv: list[str] | None = None) -> int:
               "(--force renders it again)")
         return 0
 
-    validated = build_dir / ".cohort" / f"{digest}.pickle"
-    cohort, started = None, time.perf_counter()
-    if not (unchanged and validated.is_file()):  # else: these bytes passed this code's checks last time
-        try:
-            cohort = load_cohort(data, show_values=args.show_values or None)
-        except CohortError as err:
-            print(f"{unusable}{err}", file=sys.stderr)
-            return 1
-        if cohort.attrs["fingerprint"].sha256 != digest:
-            print(f"{unusable}{data}: the file changed while the build was reading it", file=sys.stderr)
-            return 1
+    started = time.perf_counter()
+    try:
+        cohort = load_cohort(data, show_values=args.show_values or None)
+    except CohortError as err:
+        print(f"{unusable}{err}", file=sys.stderr)
+        return 1
+    if cohort.attrs["fingerprint"].sha256 != digest:
+        print(f"{unusable}{data}: the file changed while the build was reading it", file=sys.stderr)
+        return 1
 
     if unchanged:
         print("cmprehab.build: inputs unchanged, execution cache kept")
@@ -176,9 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     build_dir.mkdir(parents=True, exist_ok=True)
     stamp_file.unlink(missing_ok=True)
     site_stamp_file.unlink(missing_ok=True)
-    if cohort is not None:
-        validated = save_validated(cohort, validated.parent)
-        del cohort  # the kernels load the copy; this process has no further use for the rows
+    validated = save_validated(cohort, build_dir / VALIDATED_DIR)
+    del cohort  # the kernels load the copy; this process has no further use for the rows
     # The site is built afresh; the last good one waits aside until this one succeeds.
     shutil.rmtree(previous, ignore_errors=True)
     if site.exists():
@@ -192,16 +192,19 @@ def main(argv: list[str] | None = None) -> int:
     validating = time.perf_counter() - started
     started = time.perf_counter()
     code, cache_dir, cached = 0, build_dir / ".jupyter_cache", None
-    if jobs > 1:
-        failures = execute.run(cache_dir, env, jobs, log=lambda text: print(text, flush=True))
-        for failure in failures:
-            print(f"cmprehab.build: executing {failure.path} failed:\n{failure.traceback}", file=sys.stderr)
-        code = 1 if failures else 0
-        cached = execute.cached_records(cache_dir)
-    executed = time.perf_counter()
-    if code == 0:
-        print("cmprehab.build:", " ".join(command), flush=True)
-        code = subprocess.run(command, env=env).returncode
+    try:
+        if jobs > 1:
+            failures = execute.run(cache_dir, env, jobs, log=lambda text: print(text, flush=True))
+            for failure in failures:
+                print(f"cmprehab.build: executing {failure.path} failed:\n{failure.traceback}", file=sys.stderr)
+            code = 1 if failures else 0
+            cached = execute.cached_records(cache_dir)
+        executed = time.perf_counter()
+        if code == 0:
+            print("cmprehab.build:", " ".join(command), flush=True)
+            code = subprocess.run(command, env=env).returncode
+    finally:  # patient rows stay no longer than the build that needs them
+        shutil.rmtree(build_dir / VALIDATED_DIR, ignore_errors=True)
     elapsed = time.perf_counter() - started
 
     if code == 0:

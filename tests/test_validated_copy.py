@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import stat
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -79,25 +80,26 @@ def test_a_missing_copy_means_the_file_is_parsed(copy_of_default, parses):
     assert parses == [data]
 
 
-def test_the_build_hands_its_kernels_the_copy_and_reuses_it_while_its_inputs_stand(tmp_path, monkeypatch):
+def test_the_build_hands_its_kernels_the_copy_and_removes_it_when_it_ends(tmp_path, monkeypatch):
     """Run with a stand-in for jupyter-book that records what a kernel would get."""
     seen = []
+    outcome = [0]
 
     def jupyter_book(command, env):
-        seen.append(env[config.VALIDATED_ENV_VAR])
+        copy = Path(env[config.VALIDATED_ENV_VAR])
+        seen.append((copy, copy.is_file()))
         site = tmp_path / "out" / "_build" / "html"
         site.mkdir(parents=True, exist_ok=True)
         (site / "index.html").write_text("site")
-        return build.subprocess.CompletedProcess(command, 0)
+        return build.subprocess.CompletedProcess(command, outcome[0])
     monkeypatch.setattr(build.subprocess, "run", jupyter_book)
     monkeypatch.setenv(config.DATA_ENV_VAR, str(config.DEFAULT_COHORT))
-    counted = []
-    monkeypatch.setattr(build, "load_cohort", lambda *a, **k: counted.append(1) or load_cohort(*a, **k))
     args = ["--output", str(tmp_path / "out"), "--jobs", "1"]
-    assert build.main(args) == 0 and counted == [1]
-    copy = tmp_path / "out" / "_build" / ".cohort" / f"{hashlib.sha256(config.DEFAULT_COHORT.read_bytes()).hexdigest()}.pickle"
-    assert seen == [str(copy)] and copy.is_file()
-    assert build.main(args + ["--force"]) == 0 and counted == [1]  # same inputs: not parsed again
-    monkeypatch.setenv(params.SET_ENV_VAR, "confidence=0.9")
-    assert build.main(args) == 0 and counted == [1, 1]  # other parameters: validated again
-    assert os.listdir(copy.parent) == [copy.name]
+    assert build.main(args) == 0
+    copy, existed = seen[-1]
+    assert existed and copy.parent == tmp_path / "out" / "_build" / build.VALIDATED_DIR
+    assert copy.name == f"{hashlib.sha256(config.DEFAULT_COHORT.read_bytes()).hexdigest()}.pickle"
+    assert not copy.parent.exists(), "patient rows must not outlive the build"
+    outcome[0] = 1  # a failed build removes it too
+    assert build.main(args + ["--force"]) == 1
+    assert seen[-1][1] and not copy.parent.exists()

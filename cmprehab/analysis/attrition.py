@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import pandas as pd
 
@@ -101,14 +102,19 @@ def plain_categories(frame: pd.DataFrame) -> pd.DataFrame:
                          if isinstance(frame[column].dtype, pd.CategoricalDtype)})
 
 
+@contextmanager
 def numpy_strings():
     """A context in which text is stored in NumPy object arrays (pandas 2's way), for tableone.
 
     pandas 3 stores text as its own string arrays; tableone's cell-by-cell loops over them go
     through pandas' element access, 18 million calls for an attrition table of 10^6 patients.
     Only tableone runs inside; what it returns is read cell by cell into this package's tables.
+    pandas 3 deprecates the option (pandas 4 drops it), which it says once per use: not repeated.
     """
-    return pd.option_context("future.infer_string", False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*future.infer_string", category=DeprecationWarning)
+        with pd.option_context("future.infer_string", False):
+            yield
 
 
 def _run_tableone(frame: pd.DataFrame, rows, order, limit, groupby: str | None):
