@@ -34,9 +34,11 @@ __all__ = [
     "median_iqr",
     "proportion",
     "proportion_of",
+    "release_fit",
     "round_half_up",
     "wilcoxon_change",
     "wilson_ci",
+    "LARGE_FIT_ROWS",
 ]
 
 #: Decimals to which a change is rounded before it is compared with an MCID
