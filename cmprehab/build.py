@@ -177,8 +177,6 @@ def main(argv: list[str] | None = None) -> int:
     build_dir.mkdir(parents=True, exist_ok=True)
     stamp_file.unlink(missing_ok=True)
     site_stamp_file.unlink(missing_ok=True)
-    validated = save_validated(cohort, build_dir / VALIDATED_DIR)
-    del cohort  # the kernels load the copy; this process has no further use for the rows
     # The site is built afresh; the last good one waits aside until this one succeeds.
     shutil.rmtree(previous, ignore_errors=True)
     if site.exists():
@@ -187,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(config.ROOT),
                "--all", "-W", "-n", "--keep-going", "--path-output", str(output)]
+    # Written last before the step that removes it whatever happens: rows never outlive the build.
+    validated = save_validated(cohort, build_dir / VALIDATED_DIR)
+    del cohort  # the kernels load the copy; this process has no further use for the rows
     env = {**os.environ, config.DATA_ENV_VAR: str(data), config.DATA_SHA256_ENV_VAR: digest,
            config.VALIDATED_ENV_VAR: str(validated), study.RESOLVED_ENV_VAR: params_json}
     validating = time.perf_counter() - started
