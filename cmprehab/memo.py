@@ -7,16 +7,29 @@ At 274 patients recomputing costs little; on a registry of 10^6 patients an attr
 identity: a cohort is read-only once loaded (no page or function changes it in place), so
 the same object means the same data. A new cohort (another object) gets fresh results;
 the study parameters are part of the key. Callers get a copy, so none can change the kept one.
+
+Within a book build, a result is also shared between the pages' kernels: when the cohort is
+the build's validated copy as loaded (`cohort.build_copy`), the result is pickled next to
+that copy (``_build/.cohort/results/``), named by the function, data digest, study parameters
+and arguments. A kernel that needs a result another kernel is computing waits for it (a file
+lock) instead of computing it again. The folder goes with the copy when the build ends; it
+holds aggregates only, never a patient's row.
 """
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
+import os
+import pickle
 import weakref
+from pathlib import Path
 
 import pandas as pd
 from pydantic import BaseModel
 
 from . import params as study
+from .data.cohort import build_copy
 
 #: Results kept per function: a page works on one cohort (tests on a few).
 KEPT = 8
@@ -49,7 +62,11 @@ def per_cohort(function):
         held = kept.get(key)
         if held is not None and held[0]() is cohort:  # the very object: not another one at a reused address
             return held[1].copy()
-        result = function(cohort, *args, **kwargs)
+        shared = _shared_file(function, cohort, key[1:])
+        if shared is None:
+            result = function(cohort, *args, **kwargs)
+        else:
+            result = _computed_once(shared, lambda: function(cohort, *args, **kwargs))
         while len(kept) >= KEPT:
             kept.pop(next(iter(kept)))
         kept[key] = (weakref.ref(cohort), result)
@@ -57,3 +74,45 @@ def per_cohort(function):
 
     wrapper.cache_clear = kept.clear
     return wrapper
+
+
+def _plain(key) -> bool:
+    """Whether a key is made of values whose text is the same in every process (for a file name)."""
+    if isinstance(key, tuple):
+        return all(map(_plain, key))
+    return key is None or isinstance(key, (str, int, float, bool))
+
+
+def _shared_file(function, cohort: pd.DataFrame, key: tuple) -> Path | None:
+    """Where this build's kernels share the result, or None (not the build's cohort; or an
+    argument whose text may differ between processes)."""
+    build = build_copy(cohort)
+    if build is None or not _plain(key):
+        return None
+    digest, folder = build
+    name = hashlib.sha256(repr((function.__module__, function.__qualname__, digest, key)).encode()).hexdigest()
+    return folder / "results" / f"{name}.pickle"
+
+
+def _computed_once(path: Path, compute):
+    """The result pickled at `path` by this build, else computed and pickled there; one kernel at a time."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    lock = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed, or when a kernel dies
+        try:
+            with open(path, "rb") as stored:
+                return pickle.load(stored)  # written below, by a kernel of this build
+        except FileNotFoundError:
+            pass
+        result = compute()
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+                pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, path)  # no kernel reads half a file
+        finally:
+            temporary.unlink(missing_ok=True)
+        return result
+    finally:
+        os.close(lock)

@@ -1,14 +1,16 @@
 """Shared fixtures: the committed cohort (loaded once) and a runner for the command-line tools."""
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from cmprehab import config, params
-from cmprehab.data.cohort import load_cohort
+from cmprehab.data.cohort import load_cohort, save_validated
 
 
 #: What a build or an author's shell may set; a test starts without them unless it says otherwise.
@@ -37,3 +39,16 @@ def run_cli():
         return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=config.ROOT,
                               env={**base, **(env or {})}, capture_output=True, text=True, timeout=120)
     return run
+
+
+@pytest.fixture
+def copy_of_default(tmp_path, monkeypatch):
+    """A real-data-like copy of the committed cohort, validated into a build's folder,
+    with the environment a kernel of that build gets."""
+    data = tmp_path / "cohort.csv"
+    shutil.copyfile(config.DEFAULT_COHORT, data)
+    validated = save_validated(load_cohort(data), tmp_path / "_build" / ".cohort")
+    monkeypatch.setenv(config.DATA_ENV_VAR, str(data))
+    monkeypatch.setenv(config.DATA_SHA256_ENV_VAR, hashlib.sha256(data.read_bytes()).hexdigest())
+    monkeypatch.setenv(config.VALIDATED_ENV_VAR, str(validated))
+    return data, validated

@@ -167,6 +167,51 @@ def test_robust_interval_equals_gee_with_independence(base):
     assert result["p"].to_numpy() == pytest.approx(gee.pvalues[1:], rel=1e-5)
 
 
+def glm_hc0(y: pd.Series, values: pd.Series):
+    """statsmodels' modified Poisson fit (HC0) of y on the dummies of a categorical, as the module
+    fitted every model before one categorical predictor was given its closed form."""
+    keep = y.notna() & values.notna()
+    events = y[keep].groupby(values[keep], observed=False).sum()
+    kept = values[keep].isin(events.index[events > 0])  # levels without events are left out
+    codes = values[keep][kept]
+    levels = [level for level in codes.cat.categories[1:] if (codes == level).any()]
+    x = np.column_stack([np.ones(len(codes))] + [(codes == level).to_numpy(float) for level in levels])
+    fit = sm.GLM(y[keep][kept].to_numpy(float), x, family=sm.families.Poisson()).fit(cov_type="HC0")
+    return pd.DataFrame({"rr": np.exp(fit.params[1:]), "low": np.exp(fit.conf_int(1 - CONFIDENCE)[1:, 0]),
+                         "high": np.exp(fit.conf_int(1 - CONFIDENCE)[1:, 1]), "p": fit.pvalues[1:]},
+                        index=levels)
+
+
+def test_one_categorical_predictor_in_closed_form_is_the_fitted_model(base, committed):
+    frame = P.predictor_frame(base)
+    checked = 0
+    for measure in RULES:
+        y = P.outcome_at_1y(base, measure, RULES[measure])
+        for key, predictor in P.PREDICTORS.items():
+            if predictor.kind == "continuous":
+                continue
+            ours = univariable(committed, measure, key).dropna(subset=["rr"])
+            fitted = glm_hc0(y, frame[key]).loc[ours.index]
+            for column in ("rr", "low", "high", "p"):
+                assert ours[column].to_numpy() == pytest.approx(fitted[column].to_numpy(), rel=1e-6), (measure, key)
+            checked += len(ours)
+    assert checked >= 30
+
+
+def test_closed_form_with_a_level_where_everyone_reached_it_and_one_where_nobody_did(base):
+    days = [200] * 4 + [800] * 5 + [3000] * 6
+    reached = [1, 1, 1, 1] + [0, 0, 0, 0, 0] + [1, 1, 0, 0, 0, 0]
+    cohort = with_eqvas_outcome(base, reached)
+    cohort["pain_duration_days"] = days
+    rows = univariable(P.predictor_risk_ratios(cohort, RULES, CONFIDENCE, measures=["eqvas"]),
+                       "eqvas", "pain_duration")
+    y = P.outcome_at_1y(cohort, "eqvas", RULES["eqvas"])
+    fitted = glm_hc0(y, P.predictor_frame(cohort)["pain_duration"])
+    assert rows.loc["< 1 year", "rr"] == pytest.approx(fitted.loc["< 1 year", "rr"], rel=1e-6) == 3.0
+    assert rows.loc["< 1 year", "low"] == pytest.approx(fitted.loc["< 1 year", "low"], rel=1e-6)
+    assert math.isnan(rows.loc["1–5 years", "rr"]) and "left out" in rows.loc["1–5 years", "note"]
+
+
 # --------------------------------------------------------------------------
 # Codings and the adjusted model
 # --------------------------------------------------------------------------

@@ -1,7 +1,15 @@
-"""A heavy analysis is computed once per cohort object, study parameters and arguments."""
+"""A heavy analysis is computed once per cohort object, study parameters and arguments, and once
+per build when the cohort is the build's validated copy."""
+import fcntl
+import os
+import stat
+import threading
+
 import pandas as pd
+import pytest
 
 from cmprehab import params
+from cmprehab.data.cohort import load_cohort
 from cmprehab.memo import per_cohort
 
 
@@ -51,3 +59,87 @@ def test_unhashable_arguments_are_computed_every_time():
     analysis(cohort, rules=pd.Series([1]))
     analysis(cohort, rules=pd.Series([1]))
     assert len(calls) == 2
+
+
+# --------------------------------------------------------------------------
+# Shared between the kernels of one build
+# --------------------------------------------------------------------------
+
+def shared_analysis():
+    """An analysis counted per call, as the build's kernels would share it."""
+    calls = []
+
+    @per_cohort
+    def patients_by_sex(cohort, rules=None):
+        calls.append(len(cohort))
+        return cohort.groupby("sex", observed=False).size().rename("n").reset_index()
+    return patients_by_sex, calls
+
+
+def results_folder(validated):
+    return validated.parent / "results"
+
+
+def test_a_result_of_the_builds_cohort_is_computed_by_one_kernel_and_loaded_by_the_others(copy_of_default):
+    _, validated = copy_of_default
+    analysis, calls = shared_analysis()
+    first = analysis(load_cohort())
+    stored = list(results_folder(validated).glob("*.pickle"))
+    assert len(stored) == 1 and stat.S_IMODE(stored[0].stat().st_mode) == 0o600
+    analysis.cache_clear()  # another kernel: nothing in memory, a cohort object of its own
+    again = analysis(load_cohort())
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(again, first)
+    analysis.cache_clear()
+    analysis(load_cohort(), rules=params.current().mcid)  # other arguments: computed, and kept apart
+    assert len(calls) == 2 and len(list(results_folder(validated).glob("*.pickle"))) == 2
+
+
+def test_a_cohort_other_than_the_builds_as_loaded_shares_nothing(copy_of_default):
+    _, validated = copy_of_default
+    analysis, calls = shared_analysis()
+    cohort = load_cohort()
+    men = cohort[cohort["sex"] == "male"]  # keeps the attrs (the file's fingerprint): another object
+    extended = load_cohort()
+    extended["one"] = 1  # the same object, changed after loading
+    copied = load_cohort().copy()  # equal, attrs and all, but not what the kernel loaded
+    for other in (men, extended, copied):
+        analysis(other)
+    assert len(calls) == 3 and not results_folder(validated).exists()
+
+
+def test_a_kernel_waits_for_the_result_another_kernel_is_computing(copy_of_default):
+    _, validated = copy_of_default
+    analysis, calls = shared_analysis()
+    cohort = load_cohort()
+    expected = analysis(cohort)
+    analysis.cache_clear()
+    stored = next(results_folder(validated).glob("*.pickle"))
+    computed = stored.read_bytes()
+    stored.unlink()
+    lock = os.open(stored.with_suffix(".lock"), os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # another kernel is computing it
+    got = []
+    waiting = threading.Thread(target=lambda: got.append(analysis(cohort)))
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive() and got == []
+    stored.write_bytes(computed)  # that kernel is done
+    os.close(lock)
+    waiting.join(30)
+    assert len(calls) == 1  # loaded, not computed again
+    pd.testing.assert_frame_equal(got[0], expected)
+
+
+def test_a_kernel_that_fails_leaves_no_result_and_no_lock_held(copy_of_default):
+    _, validated = copy_of_default
+
+    @per_cohort
+    def failing(cohort):
+        raise RuntimeError("model did not converge")
+    with pytest.raises(RuntimeError):
+        failing(load_cohort())
+    assert list(results_folder(validated).glob("*.pickle")) == []
+    analysis, calls = shared_analysis()
+    analysis(load_cohort())
+    assert len(calls) == 1

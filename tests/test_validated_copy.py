@@ -18,19 +18,6 @@ from cmprehab.data.cohort import CohortError, load_cohort, save_validated
 
 
 @pytest.fixture
-def copy_of_default(tmp_path, monkeypatch):
-    """A real-data-like copy of the committed cohort, validated into a build's folder,
-    with the environment a kernel of that build gets."""
-    data = tmp_path / "cohort.csv"
-    shutil.copyfile(config.DEFAULT_COHORT, data)
-    validated = save_validated(load_cohort(data), tmp_path / "_build" / ".cohort")
-    monkeypatch.setenv(config.DATA_ENV_VAR, str(data))
-    monkeypatch.setenv(config.DATA_SHA256_ENV_VAR, hashlib.sha256(data.read_bytes()).hexdigest())
-    monkeypatch.setenv(config.VALIDATED_ENV_VAR, str(validated))
-    return data, validated
-
-
-@pytest.fixture
 def parses(monkeypatch):
     """Counts the files the loader parses."""
     seen = []

@@ -60,6 +60,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparatio
 from ..instruments import INSTRUMENTS, TIMEPOINTS
 from ..params import McidRule
 from .derive import derive
+from ..memo import per_cohort
 from .stats import mcid_reached, proportion, release_fit
 
 __all__ = ["IPW_COVARIATES", "METHODS", "IpwFit", "ipw_share", "responder_sensitivity"]
@@ -202,6 +203,7 @@ def ipw_share(measured: pd.Series, responder: pd.Series, covariates: pd.DataFram
                   float(weights.min()), float(weights.max()), ess, columns, note)
 
 
+@per_cohort
 def responder_sensitivity(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], confidence: float, *,
                           covariates: Sequence[str] = IPW_COVARIATES, time: str = "1y", stabilised: bool = True,
                           stems: Iterable[str] | None = None) -> pd.DataFrame:
