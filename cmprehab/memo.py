@@ -9,7 +9,7 @@ the same object means the same data. A new cohort (another object) gets fresh re
 the study parameters are part of the key. Callers get a copy, so none can change the kept one.
 
 Within a book build, a result is also shared between the pages' kernels: when the cohort is
-the build's validated copy as loaded (`cohort.build_copy`), the result is pickled next to
+the build's validated copy as loaded (`share_in_build`), the result is pickled next to
 that copy (``_build/.cohort/results/``), named by the function, data digest, study parameters
 and arguments. A kernel that needs a result another kernel is computing waits for it (a file
 lock) instead of computing it again. The folder goes with the copy when the build ends; it
@@ -29,7 +29,6 @@ import pandas as pd
 from pydantic import BaseModel
 
 from . import params as study
-from .data.cohort import build_copy
 
 #: Results kept per function: a page works on one cohort (tests on a few).
 KEPT = 8
@@ -83,13 +82,33 @@ def _plain(key) -> bool:
     return key is None or isinstance(key, (str, int, float, bool))
 
 
+#: The build's cohort as this kernel loaded it: (the object, its layout then, the copy's folder).
+_build_cohort: tuple[weakref.ref, tuple, Path] | None = None
+
+
+def _layout(cohort: pd.DataFrame) -> tuple:
+    return tuple(cohort.columns), tuple(map(str, cohort.dtypes)), cohort.shape
+
+
+def share_in_build(cohort: pd.DataFrame, folder: Path) -> None:
+    """Share the results of `cohort`, the build's validated copy just loaded from `folder`, with
+    the other kernels of the build (the loader calls this).
+
+    Only this object, with the columns, dtypes and rows it has now, shares results: a cohort
+    filtered, extended or re-typed is another object or another layout. Values changed in
+    place are not detected (no page or function does that: see above).
+    """
+    global _build_cohort
+    _build_cohort = (weakref.ref(cohort), _layout(cohort), folder)
+
+
 def _shared_file(function, cohort: pd.DataFrame, key: tuple) -> Path | None:
-    """Where this build's kernels share the result, or None (not the build's cohort; or an
-    argument whose text may differ between processes)."""
-    build = build_copy(cohort)
-    if build is None or not _plain(key):
+    """Where this build's kernels share the result, or None (not the build's cohort as loaded;
+    or an argument whose text may differ between processes)."""
+    if (_build_cohort is None or _build_cohort[0]() is not cohort or _layout(cohort) != _build_cohort[1]
+            or not _plain(key)):
         return None
-    digest, folder = build
+    digest, folder = cohort.attrs["fingerprint"].sha256, _build_cohort[2]
     name = hashlib.sha256(repr((function.__module__, function.__qualname__, digest, key)).encode()).hexdigest()
     return folder / "results" / f"{name}.pickle"
 

@@ -34,7 +34,6 @@ import re
 import stat
 import threading
 import warnings
-import weakref
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from .. import config, provenance
+from .. import config, memo, provenance
 from .. import params as study
 from .schema import FIELD_BY_NAME, FIELDS, COLUMNS, pandera_schema
 
@@ -278,30 +277,8 @@ def _validated_copy(path: Path) -> pd.DataFrame | None:
     cohort = record["cohort"]
     if cohort.attrs["fingerprint"].sha256 != expected or record["params"] != study.to_json(study.current()):
         return None
-    global _build_copy
-    _build_copy = (weakref.ref(cohort), _layout(cohort), Path(copy).parent)
+    memo.share_in_build(cohort, Path(copy).parent)  # its results too, between this build's kernels
     return cohort
-
-
-#: The build's cohort as this kernel loaded it: (the object, its layout then, the copy's folder).
-_build_copy: tuple[weakref.ref, tuple, Path] | None = None
-
-
-def _layout(cohort: pd.DataFrame) -> tuple:
-    return tuple(cohort.columns), tuple(map(str, cohort.dtypes)), cohort.shape
-
-
-def build_copy(cohort: pd.DataFrame) -> tuple[str, Path] | None:
-    """(data digest, folder of the validated copy) when `cohort` is the object this kernel loaded
-    from the build's validated copy, with the columns, dtypes and rows it had then; else None.
-
-    Results computed from it are the same in every kernel of the build (`cmprehab.memo`).
-    A cohort filtered, extended or re-typed is another object or another layout; values
-    changed in place are not detected (no page or function does that: see `cmprehab.memo`).
-    """
-    if _build_copy is None or _build_copy[0]() is not cohort or _layout(cohort) != _build_copy[1]:
-        return None
-    return cohort.attrs["fingerprint"].sha256, _build_copy[2]
 
 
 class _HashingReader(io.RawIOBase):
