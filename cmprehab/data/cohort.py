@@ -458,8 +458,8 @@ def _read_in_parts(path: Path, fd: int) -> _Table | None:
     Only a file that is valid, and whose records are its lines (no quote character, no carriage
     return without a line feed), is read in parts. Anything else (a problem in any part, a
     duplicate across parts, text that is not UTF-8, a header the reader refuses) returns None,
-    and the serial read then reports it exactly as it always has. The file is read once here;
-    `fd` is rewound for the serial read.
+    and the serial read then reports it exactly as it always has (reading the file again).
+    The whole file is held in memory while its parts are read.
     """
     processes = os.cpu_count() or 1
     # fork: a worker starts at once, with this process's modules; safe only with one thread
@@ -467,8 +467,12 @@ def _read_in_parts(path: Path, fd: int) -> _Table | None:
     if processes < 2 or os.fstat(fd).st_size < PARALLEL_MIN_BYTES or threading.active_count() > 1:
         return None
     raw = _HashingReader(path, fd)
-    data = raw.readall()
-    os.lseek(fd, 0, os.SEEK_SET)
+    try:
+        data = raw.readall()
+    except OSError:  # the serial read says what went wrong
+        return None
+    finally:
+        os.lseek(fd, 0, os.SEEK_SET)
     header_end = data.find(b"\n") + 1
     if not header_end or b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
         return None
