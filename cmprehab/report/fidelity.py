@@ -36,6 +36,7 @@ from scipy import stats as _scipy_stats
 
 from .. import config
 from ..markdown import table
+from ..memo import per_cohort
 from .. import params as study
 from ..analysis.stats import mcid_reached, round_half_up
 from ..data import targets as targets_file
@@ -248,6 +249,7 @@ def _audit_at_calibration(cohort: pd.DataFrame, thresholds: dict[str, float]) ->
     return reproduction.audit(cohort, params=calibrated, policy=disclosure.SHOW_ALL)
 
 
+@per_cohort
 def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per calibration target: criterion, kind, source, target, measured, met.
 
