@@ -12,8 +12,9 @@ Within a book build, a result is also shared between the pages' kernels: when th
 the build's validated copy as loaded (`share_in_build`), the result is pickled next to
 that copy (``_build/.cohort/results/``), named by the function, data digest, study parameters
 and arguments. A kernel that needs a result another kernel is computing waits for it (a file
-lock) instead of computing it again. The folder goes with the copy when the build ends; it
-holds aggregates only, never a patient's row.
+lock) instead of computing it again. Locks nest only as the functions call each other (the
+fidelity report calls the audit, never the reverse), so two kernels cannot wait for each other.
+The folder goes with the copy when the build ends; it holds aggregates only, never a patient's row.
 """
 from __future__ import annotations
 
