@@ -126,13 +126,19 @@ def _computed_once(path: Path, compute):
         except FileNotFoundError:
             pass
         result = compute()
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        try:
-            with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
-                pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)  # no kernel reads half a file
-        finally:
-            temporary.unlink(missing_ok=True)
+        write_private_pickle(result, path)
         return result
     finally:
         os.close(lock)
+
+
+def write_private_pickle(value, target: Path) -> None:
+    """Pickle `value` to `target`, readable by its owner only, whole or not at all: it is written
+    under a temporary name and renamed, so no reader ever sees half a file."""
+    temporary = target.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)

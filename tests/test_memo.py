@@ -143,3 +143,15 @@ def test_a_kernel_that_fails_leaves_no_result_and_no_lock_held(copy_of_default):
     analysis, calls = shared_analysis()
     analysis(load_cohort())
     assert len(calls) == 1
+
+
+def test_a_result_that_cannot_be_pickled_leaves_no_file_half_written(tmp_path):
+    from cmprehab.memo import write_private_pickle
+    target = tmp_path / "result.pickle"
+    write_private_pickle({"n": 1}, target)
+    with pytest.raises(Exception):
+        write_private_pickle({"n": 2, "unpicklable": lambda: None}, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.pickle"]  # no temporary left behind
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    import pickle
+    assert pickle.loads(target.read_bytes()) == {"n": 1}  # the previous file, whole

@@ -246,16 +246,7 @@ def save_validated(cohort: pd.DataFrame, folder: Path) -> Path:
     """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{cohort.attrs['fingerprint'].sha256}.pickle"
-    temporary = target.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            pickle.dump({"params": study.to_json(study.current()), "cohort": cohort}, out,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    memo.write_private_pickle({"params": study.to_json(study.current()), "cohort": cohort}, target)
     return target
 
 
