@@ -32,8 +32,10 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
+from cmprehab import config
+
 #: Environment variable naming the PDF of the whole book (a file name, no folder).
-PDF_ENV_VAR = "CMPREHAB_BOOK_PDF"
+PDF_ENV_VAR = config.PDF_ENV_VAR
 #: Where the PDF sits inside the HTML site.
 PDF_FOLDER = "_downloads"
 TEMPLATES = Path(__file__).resolve().parent / "templates"

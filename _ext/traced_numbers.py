@@ -23,9 +23,7 @@ import importlib
 import inspect
 import io
 import json
-import os
 import re
-import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -35,16 +33,14 @@ from myst_nb.ext.glue.utils import RetrievalError, retrieve_glue_data
 from myst_nb.sphinx_ext import OUTPUT_FOLDER
 from sphinx.util import logging
 
+from cmprehab.config import RESULTS_COLUMNS, RESULTS_FORMAT, RESULTS_RECORD
+from cmprehab.files import write_atomically
+
 logger = logging.getLogger(__name__)
 
-#: The glue name of a page's record (cmprehab.report.book.RECORD).
-RECORD = "results_record"
 #: The API reference page, whose anchors are the functions' dotted names.
 API_PAGE = "chapters/api"
 RESULTS_JSON, RESULTS_CSV = "results.json", "results.csv"
-FORMAT = "cmprehab-results/1"
-COLUMNS = ["page", "name", "text", "value", "function", "source", "published_key", "published",
-           "audit_status"]
 
 
 class traced_number(nodes.inline):
@@ -56,7 +52,7 @@ def page_record(document: nodes.document) -> dict[str, dict]:
     page and kept on the document while it is read."""
     if "cmprehab_record" not in document:
         try:
-            glued = retrieve_glue_data(document, RECORD)
+            glued = retrieve_glue_data(document, RESULTS_RECORD)
             rows = json.loads(ast.literal_eval(glued.data["text/plain"]))
         except RetrievalError:
             rows = []
@@ -196,10 +192,10 @@ def collect(app) -> list[dict]:
         if not path.is_file():
             continue
         glued = json.loads(path.read_text(encoding="utf-8"))
-        if RECORD not in glued:
+        if RESULTS_RECORD not in glued:
             continue
-        for row in json.loads(ast.literal_eval(glued[RECORD]["data"]["text/plain"])):
-            rows.append({column: row.get(column) for column in COLUMNS} | {"page": docname})
+        for row in json.loads(ast.literal_eval(glued[RESULTS_RECORD]["data"]["text/plain"])):
+            rows.append({column: row.get(column) for column in RESULTS_COLUMNS} | {"page": docname})
     return rows
 
 
@@ -220,18 +216,6 @@ def _ordered_docs(app) -> list[str]:
     return ordered + sorted(set(env.found_docs) - seen)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(temporary, 0o644)  # served with the site like its other files
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_results(app, exception) -> None:
     """results.json and results.csv at the root of the site, after a successful build."""
     if exception is not None or app.builder.format != "html":
@@ -239,15 +223,16 @@ def write_results(app, exception) -> None:
     from cmprehab import params
 
     rows = collect(app)
-    document = {"format": FORMAT, "data": _data_description(app),
+    document = {"format": RESULTS_FORMAT, "data": _data_description(app),
                 "parameters_changed": params.current().describe_changes() or "none", "results": rows}
     outdir = Path(app.outdir)
-    _atomic_write(outdir / RESULTS_JSON, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    write_atomically(outdir / RESULTS_JSON, lambda out: out.write(text))
     table = io.StringIO()
-    writer = csv.DictWriter(table, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(table, fieldnames=RESULTS_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    _atomic_write(outdir / RESULTS_CSV, table.getvalue())
+    write_atomically(outdir / RESULTS_CSV, lambda out: out.write(table.getvalue()))
     logger.info("traced_numbers: %d results of %d pages written to %s", len(rows),
                 len({row["page"] for row in rows}), RESULTS_JSON)
 

@@ -56,8 +56,11 @@ VALIDATED_DIR = ".cohort"
 #: Folders under _build/ that hold executed results (and may hold another dataset's numbers), and
 #: the validated copy, in case a build was killed before it could remove it.
 EXECUTION_STATE = (".jupyter_cache", "jupyter_execute", ".doctrees", VALIDATED_DIR)
+#: What `make pdf` made from those results (the single page and its PDF): another dataset's
+#: numbers once the results are dropped, so they go with them.
+PRINTED_FROM_RESULTS = ("singlehtml", "pdf")
 #: Environment variables that change the site without changing any executed result.
-SITE_ENV_VARS = ("CMPREHAB_BOOK_PDF",)
+SITE_ENV_VARS = (config.PDF_ENV_VAR,)
 
 
 def stamp_inputs(data: Path, data_sha256: str, params_json: str) -> dict[str, bytes]:
@@ -101,7 +104,7 @@ def changed_parts(old: dict, new: dict) -> list[str]:
 
 
 def drop_execution_state(build_dir: Path) -> None:
-    for name in EXECUTION_STATE:
+    for name in EXECUTION_STATE + PRINTED_FROM_RESULTS:
         shutil.rmtree(build_dir / name, ignore_errors=True)
 
 

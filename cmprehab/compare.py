@@ -14,12 +14,12 @@ import argparse
 import csv
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-FORMAT = "cmprehab-results/1"
+from .config import RESULTS_FORMAT
+from .files import write_atomically
+
 REQUIRED = ("page", "name", "text")
 STATUSES = ("changed", "removed", "added", "unchanged")
 CSV_COLUMNS = ("status", "page", "name", "old_text", "new_text", "old_value", "new_value",
@@ -42,8 +42,8 @@ def load(path: Path) -> dict:
         raise CompareError(f"{path}: invalid JSON: {err}") from None
     if not isinstance(content, dict):
         raise CompareError(f"{path}: not a results file (the top level is not a JSON object)")
-    if content.get("format") != FORMAT:
-        raise CompareError(f"{path}: field 'format' is {content.get('format')!r}, expected {FORMAT!r}")
+    if content.get("format") != RESULTS_FORMAT:
+        raise CompareError(f"{path}: field 'format' is {content.get('format')!r}, expected {RESULTS_FORMAT!r}")
     entries = content.get("results")
     if not isinstance(entries, list):
         raise CompareError(f"{path}: field 'results' is missing or not a list")
@@ -145,25 +145,16 @@ def report(rows: list[dict], counts: dict[str, int]) -> list[str]:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    """Write all rows or nothing: a temporary file in the same folder, renamed over `path` when complete."""
+    """Write all rows or nothing (`files.write_atomically`)."""
+    def write(handle) -> None:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        write_atomically(path, write)
     except OSError as err:
         raise CompareError(f"{path}: cannot write: {err.strerror or err}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
-        umask = os.umask(0)  # mkstemp makes the file 0600; give it the mode any new file gets
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise CompareError(f"{path}: cannot write: {err.strerror or err}") from None
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,17 @@ DATA_SHA256_ENV_VAR = "CMPREHAB_DATA_SHA256"
 #: it validated (`cmprehab.data.cohort.save_validated`), so that no kernel parses it again.
 VALIDATED_ENV_VAR = "CMPREHAB_VALIDATED_COHORT"
 
+#: Environment variable naming the PDF of the whole book (``make pdf``): every page's footer links it.
+PDF_ENV_VAR = "CMPREHAB_BOOK_PDF"
+
+#: The results file of a build (``results.json``, ``results.csv`` at the site's root): its format
+#: name, the glue name under which each page records its results (`report.book.glue_results`),
+#: and the columns of each record (`_ext/traced_numbers.py` writes them, `compare` reads them).
+RESULTS_FORMAT = "cmprehab-results/1"
+RESULTS_RECORD = "results_record"
+RESULTS_COLUMNS = ("page", "name", "text", "value", "function", "source", "published_key", "published",
+                   "audit_status")
+
 #: Seed and size of the committed synthetic cohort.
 DEFAULT_SEED = 20211021
 DEFAULT_N = 274
@@ -71,10 +82,28 @@ CATEGORY_LABELS = {
 
 #: Ability to reduce pain (0-6); 0-2 counts as "low", as in the paper.
 LOW_PAIN_MANAGEMENT_MAX = 2
+#: Days per (Julian) year, to express durations kept in days in years.
+DAYS_PER_YEAR = 365.25
 #: Days per month used to express program length in months.
-DAYS_PER_MONTH = 365.25 / 12
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 #: Colour-blind-safe palette (Okabe-Ito) used by every figure.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+
+
+def toc_pages(root: Path = ROOT) -> list[tuple[str, int | None]]:
+    """Every page of the book's `_toc.yml` in reading order, as (file without suffix, chapter number):
+    the number Sphinx gives a page of a numbered part (1, 2, ...), None elsewhere (the root page too).
+    The one reader of the table of contents."""
+    import yaml  # only the build, the executor and the tests read the toc
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    pages: list[tuple[str, int | None]] = [(toc["root"], None)]
+    for part in toc.get("parts", []):
+        for number, chapter in enumerate(part.get("chapters", []), start=1):
+            if set(chapter) - {"file"}:
+                raise ValueError(f"_toc.yml: {chapter} has sections or options this reader does not know")
+            pages.append((str(Path(chapter["file"]).with_suffix("")), number if part.get("numbered") else None))
+    return pages
 
 
 def cohort_path() -> Path:

@@ -38,16 +38,7 @@ def default_jobs() -> int:
 
 def toc_notebooks(root: Path = config.ROOT) -> list[Path]:
     """Every .ipynb page of _toc.yml, in toc order (Markdown pages execute nothing)."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files, todo = [], [toc]
-    while todo:
-        entry = todo.pop(0)
-        if isinstance(entry, dict):
-            for key in ("root", "file"):
-                if key in entry:
-                    files.append(entry[key])
-            todo += [v for k in ("parts", "chapters", "sections") for v in entry.get(k, [])]
-    return [root / f"{name}.ipynb" for name in files if (root / f"{name}.ipynb").is_file()]
+    return [root / f"{name}.ipynb" for name, _ in config.toc_pages(root) if (root / f"{name}.ipynb").is_file()]
 
 
 def execution_settings(root: Path = config.ROOT) -> dict:

@@ -30,6 +30,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from . import params as study
+from .files import write_atomically
 
 #: Results kept per function: a page works on one cohort (tests on a few).
 KEPT = 8
@@ -133,12 +134,6 @@ def _computed_once(path: Path, compute):
 
 
 def write_private_pickle(value, target: Path) -> None:
-    """Pickle `value` to `target`, readable by its owner only, whole or not at all: it is written
-    under a temporary name and renamed, so no reader ever sees half a file."""
-    temporary = target.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
-            pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    """Pickle `value` to `target`, readable by its owner only, whole or not at all."""
+    write_atomically(target, lambda out: pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL),
+                     binary=True, mode=0o600)

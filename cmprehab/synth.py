@@ -23,7 +23,7 @@ Reproduced exactly (every number of data/published.csv, at its published precisi
 Calibrated approximately to a published value:
 
 * The follow-on paper's univariable risk ratios that this schema can express
-  (`fidelity.RISK_RATIOS`; e.g. "improved overall health" = 1-year MCID on EQ-VAS). Each
+  (`analysis.calibration.RISK_RATIOS`; e.g. "improved overall health" = 1-year MCID on EQ-VAS). Each
   exposure adds an offset to the latent improvement of its measure, tuned by a short damped
   iteration until the crude risk ratio is close to the published one.
 
@@ -54,10 +54,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import signal
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,12 +64,13 @@ import pandas as pd
 from scipy.special import ndtri
 
 from . import config
+from .files import write_atomically
 from .analysis.stats import mcid_reached, round_half_up
 from .data import targets as published
 from .data.schema import COLUMNS
 from .instruments import INSTRUMENTS
 from .provenance import sha256_file, sidecar_path
-from .report.fidelity import RISK_RATIOS, calibration_thresholds, exposure_groups
+from .analysis.calibration import RISK_RATIOS, calibration_thresholds, exposure_groups
 
 GENERATOR = "cmprehab.synth"
 
@@ -83,13 +82,13 @@ GENERATOR = "cmprehab.synth"
 #: or not, and the slope (per normal score) with which each tail leaves its quartile
 #: (default: the slope of the neighbouring quartile segment).
 SHAPES = {
-    "pain_duration_days": {"lo": 91, "hi": 40 * 365.25, "log": True},
+    "pain_duration_days": {"lo": 91, "hi": 40 * config.DAYS_PER_YEAR, "log": True},
     "nprs_start": {"lo": 1, "hi": 10},
     "dri_start": {"lo": 0, "hi": 100},
     "eqvas_start": {"lo": 0, "hi": 100},
     "n_goals": {"lo": 0.5, "hi": 6, "lower_slope": 1.2},
     "n_sessions": {"lo": 0.6, "hi": 150, "log": True, "lower_slope": 1.0},
-    "program_days": {"lo": 7, "hi": 4 * 365.25, "log": True},
+    "program_days": {"lo": 7, "hi": 4 * config.DAYS_PER_YEAR, "log": True},
 }
 BMI_RANGE = (16.0, 45.0)
 #: Loadings on the latent baseline severity (positive: higher value = more severe).
@@ -360,7 +359,7 @@ def generate(n: int = config.DEFAULT_N, seed: int = config.DEFAULT_SEED) -> pd.D
     age_z = (df["age"].to_numpy(dtype=float) - targets["age_mean"]) / targets["age_sd"]
     duration = _by_rank(severity_latent("pain_duration_days", (DURATION_AGE_LOADING, age_z)),
                         quartiles("pain_duration_days", "pain_duration"))
-    cap = (df["age"].to_numpy(dtype=float) - MIN_ONSET_AGE) * 365.25
+    cap = (df["age"].to_numpy(dtype=float) - MIN_ONSET_AGE) * config.DAYS_PER_YEAR
     df["pain_duration_days"] = _fit_under(rng, duration, cap, "pain duration and age")
 
     # Pain distribution: ordered by severity, exact counts, a few missing.
@@ -505,75 +504,19 @@ def own_sidecar(cohort: Path) -> dict | None:
 
 
 def is_own_cohort(cohort: Path) -> bool:
-    """Whether `cohort` is a file this generator wrote.
-
-    It is when its SHA-256 is the one its sidecar records, or the previous one that an
-    interrupted write recorded as being replaced (`replaces`).
-    """
+    """Whether `cohort` is a file this generator wrote: its SHA-256 is the one its sidecar records."""
     cohort = Path(cohort)
     record = own_sidecar(cohort)
-    if record is None or not cohort.is_file():
-        return False
-    return sha256_file(cohort) in (record["sha256"], record.get("replaces"))
-
-
-@contextmanager
-def _signals_held():
-    """Defer SIGTERM and SIGINT (delivered afterwards) while temporary files are removed."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _new_file_mode() -> int:
-    """The permissions any new file gets (0666 minus the umask); temporary files are created 0600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _write_temporary(folder: Path, name: str, write, created: list[Path]) -> Path:
-    """A new temporary file in `folder` (registered in `created` first), written, flushed to disk."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    path = Path(tmp)
-    created.append(path)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(path, _new_file_mode())
-    return path
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the renames in `folder` durable (where the platform allows opening a folder)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    return record is not None and cohort.is_file() and sha256_file(cohort) == record["sha256"]
 
 
 def write_cohort(df: pd.DataFrame, out: Path, seed: int, force: bool = False) -> None:
     """Write the CSV and its sidecar; never replace a file we did not write (unless `force`).
 
-    Three renames, each atomic: (1) the sidecar becomes a record of the new file's digest
-    that also names the digest of the file it replaces (`replaces`), (2) the new cohort
-    takes its place, (3) the sidecar is rewritten without `replaces`. Interrupted after (1),
-    the old cohort is still recognised (its digest is `replaces`) while the book, which checks
-    only `sha256`, treats it as not synthetic; after (2), the new cohort is recognised by both.
-    A file overwritten with `force` is never named in `replaces`. Temporary files are removed
-    on any failure. The final bytes depend only on `df`, `seed` and `out`.
+    Each file is written whole to a temporary file and renamed over its target
+    (`files.write_atomically`): the cohort, then its sidecar. Stopped between the two, the new
+    cohort and the old sidecar do not match, so the book treats the file as real data and
+    the generator asks for --force: the safe side. The final bytes depend only on `df`, `seed` and `out`.
     """
     out = Path(out)
     side = sidecar_path(out)
@@ -582,8 +525,7 @@ def write_cohort(df: pd.DataFrame, out: Path, seed: int, force: bool = False) ->
     if side.is_dir():
         raise FileExistsError(f"{side}: is a directory where the generator's sidecar goes; "
                               "move it away or choose another --out (a directory is never removed, even with --force)")
-    own = out.exists() and is_own_cohort(out)
-    if out.exists() and not own and not force:
+    if out.exists() and not is_own_cohort(out) and not force:
         raise FileExistsError(
             f"{out}: exists and was not written by this generator (no matching {side.name}); "
             "it may be real data. Choose another --out, or pass --force to overwrite it.")
@@ -592,35 +534,11 @@ def write_cohort(df: pd.DataFrame, out: Path, seed: int, force: bool = False) ->
             f"{side}: exists and is not a sidecar this generator wrote; it may belong to someone else. "
             "Choose another --out, or pass --force to overwrite it.")
     out.parent.mkdir(parents=True, exist_ok=True)
-    previous = sha256_file(out) if own else None
-    created: list[Path] = []
-    try:
-        data = _write_temporary(out.parent, out.name, lambda h: df.to_csv(
-            h, index=False, lineterminator="\n", float_format="%.1f"), created)
-        record = {"synthetic": True, "generator": GENERATOR, "seed": seed, "n": len(df),
-                  "sha256": sha256_file(data),
-                  "command": f"python -m {GENERATOR} --seed {seed} --n {len(df)} --out {_shown(out)}",
-                  "note": "Synthetic cohort: no real patients. Calibrated to the published aggregates."}
-
-        def sidecar_text(rec):
-            return lambda h: h.write(json.dumps(rec, indent=2) + "\n")
-
-        pending = _write_temporary(out.parent, side.name, sidecar_text({**record, "replaces": previous}), created)
-        os.replace(pending, side)                      # (1) sidecar names new and previous digest
-        created.remove(pending)
-        os.replace(data, out)                          # (2) the new cohort
-        created.remove(data)
-        final = _write_temporary(out.parent, side.name, sidecar_text(record), created)
-        os.replace(final, side)                        # (3) sidecar for the new cohort alone
-        created.remove(final)
-        _sync_folder(out.parent)
-    finally:
-        with _signals_held():
-            for path in created:
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    pass
+    write_atomically(out, lambda handle: df.to_csv(handle, index=False, lineterminator="\n", float_format="%.1f"))
+    record = {"synthetic": True, "generator": GENERATOR, "seed": seed, "n": len(df), "sha256": sha256_file(out),
+              "command": f"python -m {GENERATOR} --seed {seed} --n {len(df)} --out {_shown(out)}",
+              "note": "Synthetic cohort: no real patients. Calibrated to the published aggregates."}
+    write_atomically(side, lambda handle: handle.write(json.dumps(record, indent=2) + "\n"))
 
 
 class Interrupted(Exception):

@@ -23,14 +23,11 @@ named with ``--chromium`` or ``$CHROMIUM``. Nothing is fetched from the network.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -41,6 +38,7 @@ if str(ROOT) not in sys.path:
 from cmprehab import build, config  # noqa: E402
 from cmprehab import params as study  # noqa: E402
 from cmprehab.provenance import sha256_file  # noqa: E402
+from scripts.local_server import LocalServer  # noqa: E402
 
 DEFAULT_NAME = "cmprehab-book.pdf"
 #: The single page, at the root of the singlehtml folder.
@@ -70,10 +68,7 @@ def chromium_binary(name: str | None = None) -> str:
 
 
 def root_document() -> str:
-    import yaml
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    return toc["root"]
+    return config.toc_pages(ROOT)[0][0]
 
 
 def build_env(output: Path) -> dict[str, str]:
@@ -89,7 +84,7 @@ def build_env(output: Path) -> dict[str, str]:
                else "inputs changed since the site was built: " + ", ".join(build.changed_parts(previous, current)))
         raise PdfError(f"the executed notebooks in {output / '_build'} are not those of the current inputs "
                        f"({why}); build the site first: python -m cmprehab.build --output {output}")
-    env = {k: v for k, v in os.environ.items() if k != "CMPREHAB_BOOK_PDF"}  # no link to itself in the PDF
+    env = {k: v for k, v in os.environ.items() if k != config.PDF_ENV_VAR}  # no link to itself in the PDF
     env.update({config.DATA_ENV_VAR: str(data), config.DATA_SHA256_ENV_VAR: digest,
                 study.RESOLVED_ENV_VAR: params_json})
     return env
@@ -123,39 +118,17 @@ def single_page(folder: Path) -> Path:
     return page
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def __init__(self, *args, failures: list, **kwargs):
-        self.failures = failures
-        super().__init__(*args, **kwargs)
-
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
-        pass
-
-    def log_request(self, code="-", size="-"):
-        if str(getattr(code, "value", code)).startswith(("4", "5")):
-            self.failures.append(f"{getattr(code, 'value', code)} {self.path}")
-
-
 def print_pdf(page: Path, pdf: Path, chromium: str) -> None:
     """Serve the page's folder on 127.0.0.1 and print the page with Chromium."""
-    failures: list[str] = []
-    handler = functools.partial(_Handler, directory=str(page.parent), failures=failures)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     pdf.parent.mkdir(parents=True, exist_ok=True)
     partial = pdf.with_suffix(".partial.pdf")
     partial.unlink(missing_ok=True)
-    try:
-        with tempfile.TemporaryDirectory(prefix="book-pdf-profile-") as profile:
-            url = f"http://127.0.0.1:{server.server_address[1]}/{page.name}"
-            command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
-                       "--generate-pdf-document-outline", f"--virtual-time-budget={SETTLE_MS}",
-                       f"--print-to-pdf={partial}", url]
-            result = subprocess.run(command, capture_output=True, text=True, timeout=PRINT_TIMEOUT)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LocalServer(page.parent) as server, tempfile.TemporaryDirectory(prefix="book-pdf-profile-") as profile:
+        command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                   "--generate-pdf-document-outline", f"--virtual-time-budget={SETTLE_MS}",
+                   f"--print-to-pdf={partial}", server.base + page.name]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=PRINT_TIMEOUT)
+        failures = server.failures()
     if result.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
         raise PdfError(f"Chromium did not print {page} (exit {result.returncode}):\n{result.stderr[-3000:]}")
     if failures:

@@ -154,6 +154,20 @@ def test_a_failed_build_leaves_nothing_for_the_next_one(tmp_path, monkeypatch, f
     assert fake.seen[-1]["cache"] == "default"
 
 
+def test_a_build_on_another_file_drops_the_pdf_printed_from_the_previous_one(tmp_path, monkeypatch, fake):
+    """Found by the perturbed test build: the PDF of the previous data stayed under _build/."""
+    output, other = tmp_path / "out", edited_copy(tmp_path, "age", "40")
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
+    printed = [output / "_build" / "pdf" / "book.pdf", output / "_build" / "singlehtml" / "book.html"]
+    for path in printed:
+        path.parent.mkdir(parents=True)
+        path.write_text("the default file's numbers")
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default", 0, "--force") == 0
+    assert all(path.is_file() for path in printed)  # same inputs: still the site's own PDF
+    assert build_with(monkeypatch, fake, output, other, "other") == 0
+    assert not any(path.exists() for path in printed)
+
+
 def test_a_bad_file_leaves_the_previous_site_and_cache(tmp_path, monkeypatch, fake):
     output = tmp_path / "out"
     assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0
@@ -236,11 +250,11 @@ def test_a_rebuild_with_nothing_changed_stops_at_once_and_any_source_change_rend
 
 
 def test_the_site_sources_are_what_jupyter_book_reads(monkeypatch):
-    monkeypatch.setenv("CMPREHAB_BOOK_PDF", "book.pdf")
+    monkeypatch.setenv(config.PDF_ENV_VAR, "book.pdf")
     sources = build.site_sources()
     for name in ("_config.yml", "_toc.yml", "references.bib", "chapters/05_outcomes.ipynb", "chapters/api.md",
                  "_ext/traced_numbers.py", "book_static/cmprehab.css"):
         assert sources[name] == (config.ROOT / name).read_bytes(), name
-    assert sources["$CMPREHAB_BOOK_PDF"] == b"book.pdf"
+    assert sources["$" + config.PDF_ENV_VAR] == b"book.pdf"
     # The vendored MathJax counts by its stamp, not file by file.
     assert not [name for name in sources if name.startswith("book_static/mathjax/") and not name.endswith(".vendored")]

@@ -7,10 +7,11 @@ import pytest
 
 from cmprehab.instruments import INSTRUMENTS
 from cmprehab import config, params
+from cmprehab.analysis import calibration
 from cmprehab.report import fidelity
 
 KINDS = {fidelity.KIND_EXACT, fidelity.KIND_APPROXIMATE, fidelity.KIND_INVENTED, fidelity.KIND_NOT_EXPRESSIBLE}
-THRESHOLDS = fidelity.calibration_thresholds()
+THRESHOLDS = calibration.calibration_thresholds()
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_every_row_is_met_on_the_committed_cohort(report):
 def test_only_unexpressible_results_are_not_applicable(report):
     na = report[report["met"].isna()]
     assert set(na["kind"]) == {fidelity.KIND_NOT_EXPRESSIBLE}
-    assert len(na) == sum(spec.measure is None for spec in fidelity.RISK_RATIOS) == 2
+    assert len(na) == sum(spec.measure is None for spec in calibration.RISK_RATIOS) == 2
     assert na["criterion"].str.contains("improved pain management").all()
 
 
@@ -63,7 +64,7 @@ def test_report_layout(report):
     assert report["criterion"].is_unique
     assert (report["target"].str.len() > 0).all() and (report["measured"].str.len() > 0).all()
     # Each expressible risk ratio names its stand-in outcome and its groups.
-    for spec in fidelity.RISK_RATIOS:
+    for spec in calibration.RISK_RATIOS:
         r = row(report, f"Risk ratio: {spec.predictor}")
         assert r["source"] == "F" and f"{spec.rr:.2f}" in r["target"]
         if spec.measure:
@@ -91,7 +92,7 @@ def test_report_follows_the_calibration_rows(default_cohort):
 
 
 def test_risk_ratio_by_hand(default_cohort):
-    spec = next(s for s in fidelity.RISK_RATIOS if s.key == "anxiety_health")
+    spec = next(s for s in calibration.RISK_RATIOS if s.key == "anxiety_health")
     both = default_cohort[["eqvas_start", "eqvas_1y", "anxiety_depression"]].dropna()
     hit = (both["eqvas_1y"] - both["eqvas_start"]) >= THRESHOLDS["eqvas"]
     anxious = both["anxiety_depression"] == 1

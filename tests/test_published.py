@@ -172,6 +172,14 @@ def test_audit_detects_a_shifted_outcome(default_cohort):
     assert result.loc["nprs_mcid_discharge_pct", "computed"] == 0
 
 
+def test_a_changed_mcid_differs_in_the_audit_with_its_reason_and_nothing_else_does(default_cohort, monkeypatch):
+    monkeypatch.setenv(params.SET_ENV_VAR, "mcid.nprs.threshold=1")
+    result = reproduction.audit(default_cohort).set_index("key")
+    assert list(result.index[result["status"] == reproduction.STATUS_DIFF]) == ["nprs_mcid_discharge_pct"]
+    note = result.loc["nprs_mcid_discharge_pct", "note"]
+    assert "mcid.nprs" in note and "1 points" in note
+
+
 def test_compute_rejects_an_unknown_statistic(derived):
     with pytest.raises(ValueError, match="unknown statistic"):
         reproduction.compute(derived, "age", "mode")

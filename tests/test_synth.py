@@ -1,7 +1,6 @@
 """The synthetic-cohort generator: reproducible, safe to run, and calibrated with structure."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -17,6 +16,7 @@ from scipy import stats as scipy_stats
 from cmprehab.instruments import INSTRUMENTS
 from cmprehab import config, params, synth
 from cmprehab.data import targets
+from cmprehab.analysis import calibration
 from cmprehab.report import audit as reproduction, fidelity
 from cmprehab.analysis.derive import derive
 from cmprehab.data.cohort import load_cohort
@@ -160,82 +160,8 @@ def test_rewriting_the_same_seed_gives_the_same_final_bytes(tmp_path):
 
 
 # --------------------------------------------------------------------------
-# Interrupted writes: every point leaves a file the generator still recognises
+# Interrupted writes: the previous file whole, or the new one; never half a file
 # --------------------------------------------------------------------------
-
-def fail_at_replace(monkeypatch, call: int):
-    """Make the `call`-th os.replace inside the generator raise, as a crash at that point would."""
-    real, calls = os.replace, []
-
-    def replace(src, dst):
-        calls.append((src, dst))
-        if len(calls) == call:
-            raise OSError(f"simulated failure at rename {call}")
-        return real(src, dst)
-    monkeypatch.setattr(synth.os, "replace", replace)
-    return calls
-
-
-@pytest.mark.parametrize("call", [1, 2, 3])
-def test_interrupted_overwrite_leaves_a_recognised_file(tmp_path, monkeypatch, call):
-    path = write(tmp_path / "cohort.csv", seed=1, n=60)
-    old_bytes, old_side = path.read_bytes(), sidecar_path(path).read_bytes()
-    new = synth.generate(60, 2)
-    clean = write(tmp_path / "clean" / "cohort.csv", seed=2, n=60)
-    calls = fail_at_replace(monkeypatch, call)
-    with pytest.raises(OSError, match=f"rename {call}"):
-        synth.write_cohort(new, path, 2)
-    monkeypatch.undo()
-    assert len(calls) == call
-    assert no_temporary_files(tmp_path)
-    assert synth.is_own_cohort(path), "the generator must still recognise its own file"
-    record = sidecar(path)
-    if call == 1:   # nothing renamed: both files as they were, and the book still vouches for them
-        assert (path.read_bytes(), sidecar_path(path).read_bytes()) == (old_bytes, old_side)
-        assert read_sidecar(path) is not None
-    elif call == 2:  # the sidecar already names the new file: the book treats the old one as not synthetic
-        assert path.read_bytes() == old_bytes
-        assert record["sha256"] == sha256_file(clean) and record["replaces"] == sha256_file(path)
-        assert read_sidecar(path) is None
-    else:            # the new file is in place; only the sidecar still mentions the previous digest
-        assert path.read_bytes() == clean.read_bytes()
-        assert record["replaces"] == hashlib.sha256(old_bytes).hexdigest()
-        assert read_sidecar(path)["seed"] == 2
-    # Running again, without --force, completes the write with exactly the clean bytes.
-    synth.write_cohort(new, path, 2)
-    assert path.read_bytes() == clean.read_bytes()
-    assert sidecar_path(path).read_text(encoding="utf-8") == sidecar_path(clean).read_text(
-        encoding="utf-8").replace(str(clean.parent.resolve()), str(path.parent.resolve()))
-    assert no_temporary_files(tmp_path)
-
-
-@pytest.mark.parametrize("call", [1, 2, 3])
-def test_interrupted_first_write_can_be_finished_without_force(tmp_path, monkeypatch, call):
-    path = tmp_path / "cohort.csv"
-    fail_at_replace(monkeypatch, call)
-    with pytest.raises(OSError):
-        synth.write_cohort(synth.generate(60, 3), path, 3)
-    monkeypatch.undo()
-    assert no_temporary_files(tmp_path)
-    assert path.exists() == (call == 3)
-    synth.write_cohort(synth.generate(60, 3), path, 3)  # no --force needed: all that is there is ours
-    assert read_sidecar(path)["seed"] == 3
-
-
-def test_interrupted_forced_overwrite_leaves_the_foreign_file_foreign(tmp_path, monkeypatch):
-    foreign = tmp_path / "real.csv"
-    foreign.write_text("patient_id\nP1\n", encoding="utf-8")
-    fail_at_replace(monkeypatch, 2)
-    with pytest.raises(OSError):
-        synth.write_cohort(synth.generate(60, 3), foreign, 3, force=True)
-    monkeypatch.undo()
-    assert foreign.read_text(encoding="utf-8") == "patient_id\nP1\n"
-    assert sidecar(foreign)["replaces"] is None  # a foreign digest is never recorded as ours
-    assert not synth.is_own_cohort(foreign)
-    with pytest.raises(FileExistsError, match="not written by this generator"):
-        synth.write_cohort(synth.generate(60, 3), foreign, 3)
-    assert no_temporary_files(tmp_path)
-
 
 def test_a_failure_while_writing_the_csv_leaves_nothing_behind(tmp_path, monkeypatch):
     path = write(tmp_path / "cohort.csv", seed=1, n=60)
@@ -257,17 +183,17 @@ def test_sigterm_during_the_write_is_an_orderly_stop(tmp_path, monkeypatch, caps
 
     def replace(src, dst):
         calls.append(dst)
-        if len(calls) == 2:
+        if len(calls) == 1:
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)  # the handler raises here, before the cohort is renamed
         return real(src, dst)
-    monkeypatch.setattr(synth.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     handler = signal.getsignal(signal.SIGTERM)
     code = synth.main(["--seed", "2", "--n", "60", "--out", str(path)])
     assert code == 128 + signal.SIGTERM
     assert "SIGTERM" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) == handler  # the previous handler is back
-    assert len(calls) == 2 and no_temporary_files(tmp_path) and synth.is_own_cohort(path)
+    assert len(calls) == 1 and no_temporary_files(tmp_path) and synth.is_own_cohort(path)
 
 
 def test_sigterm_to_the_command_removes_its_temporary_file(tmp_path):
@@ -379,7 +305,7 @@ def test_patients_lost_to_follow_up_had_fewer_sessions(derived):
 
 @pytest.mark.parametrize("stem", list(INSTRUMENTS))
 def test_mcid_at_discharge_and_one_year_are_associated(derived, stem):
-    threshold = fidelity.calibration_thresholds()[stem]
+    threshold = calibration.calibration_thresholds()[stem]
     reached = {time: mcid_reached(derived[f"{stem}_start"], derived[f"{stem}_{time}"], stem, threshold)
                for time in ("discharge", "1y")}
     both = pd.DataFrame(reached).dropna().astype(bool)
@@ -402,7 +328,7 @@ def test_the_readers_mcid_does_not_change_the_cohort(monkeypatch):
 
 def test_calibration_rows_are_assumptions_without_a_computed_value(default_cohort):
     rows = reproduction.audit(default_cohort).set_index("key")
-    thresholds = fidelity.calibration_thresholds()
+    thresholds = calibration.calibration_thresholds()
     for stem in INSTRUMENTS:
         row = rows.loc[f"calibration_mcid_{stem}"]
         assert row["status"] == reproduction.STATUS_ASSUMED and np.isnan(row["computed"])
@@ -428,13 +354,13 @@ def test_the_generator_calibrates_to_the_thresholds_in_the_targets_file(monkeypa
     expected = {(stem, time): TARGETS[f"{stem}_mcid_{time}_pct"] for stem in INSTRUMENTS
                 for time in ("discharge", "1y")}
     assert shares(cohort, other) == expected
-    assert shares(cohort, fidelity.calibration_thresholds()) != expected  # the thresholds really moved
+    assert shares(cohort, calibration.calibration_thresholds()) != expected  # the thresholds really moved
 
 
 def test_the_committed_cohort_reaches_the_shares_under_the_calibration_thresholds(default_cohort):
     expected = {(stem, time): TARGETS[f"{stem}_mcid_{time}_pct"] for stem in INSTRUMENTS
                 for time in ("discharge", "1y")}
-    assert shares(default_cohort, fidelity.calibration_thresholds()) == expected
+    assert shares(default_cohort, calibration.calibration_thresholds()) == expected
 
 
 # --------------------------------------------------------------------------
@@ -456,7 +382,7 @@ def test_rows_are_coherent(n, seed):
 
 def test_change_scores_have_no_gap_below_the_threshold_at_registry_scale():
     cohort = synth.generate(20000, 5)
-    thresholds = fidelity.calibration_thresholds()
+    thresholds = calibration.calibration_thresholds()
     for stem in INSTRUMENTS:
         for time in ("discharge", "1y"):
             sign = INSTRUMENTS[stem].direction

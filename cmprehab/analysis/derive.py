@@ -19,7 +19,7 @@ def derive(cohort: pd.DataFrame) -> pd.DataFrame:
     out = cohort.copy()
     pm = out["pain_management"]
     out["low_pain_management"] = (pm <= config.LOW_PAIN_MANAGEMENT_MAX).astype(float).where(pm.notna())
-    out["pain_duration_years"] = out["pain_duration_days"] / 365.25
+    out["pain_duration_years"] = out["pain_duration_days"] / config.DAYS_PER_YEAR
     out["program_months"] = out["program_days"] / config.DAYS_PER_MONTH
     out["n_interventions"] = out[list(config.INTERVENTIONS)].sum(axis=1).astype(int)
     return out

@@ -69,11 +69,10 @@ __all__ = [
     "predictor_risk_ratios",
 ]
 
-DAYS_PER_YEAR = 365.25
 #: "Shortest pain duration" of the follow-on paper: less than 1 year (as report.fidelity).
-SHORT_PAIN_DAYS = 1 * DAYS_PER_YEAR
+SHORT_PAIN_DAYS = 1 * config.DAYS_PER_YEAR
 #: Reference pain duration of the follow-on paper: more than 5 years (as report.fidelity).
-LONG_PAIN_DAYS = 5 * DAYS_PER_YEAR
+LONG_PAIN_DAYS = 5 * config.DAYS_PER_YEAR
 #: "Severe pain": NPRS at the start of 7 or more (7 = severe; as report.fidelity).
 SEVERE_NPRS = 7
 #: Steps of the continuous predictors: an RR is per this many units.

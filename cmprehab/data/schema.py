@@ -132,7 +132,6 @@ def _later_needs_start(later: str, start: str) -> CrossFieldRule:
 
 #: Days per year of age; age is recorded in whole years, so a patient aged `age` may be up
 #: to a year older: pain can have lasted at most (age + 1) years.
-_DAYS_PER_YEAR = 365.25
 
 #: Every rule between columns of a row, checked by the validator and listed in the dictionary.
 CROSS_FIELD_RULES: list[CrossFieldRule] = [_later_needs_start(later, start) for later, start in LATER_NEEDS_START] + [
@@ -149,13 +148,13 @@ CROSS_FIELD_RULES: list[CrossFieldRule] = [_later_needs_start(later, start) for 
         holds=lambda df: ~(_in_own_range(df, "n_sessions", "program_days")
                            & (df["n_sessions"] > df["program_days"] + 1))),
     CrossFieldRule(
-        name=(f"pain_duration_days is longer than age allows (more than (age + 1) × {_DAYS_PER_YEAR:g} days: "
+        name=(f"pain_duration_days is longer than age allows (more than (age + 1) × {config.DAYS_PER_YEAR:g} days: "
               "the pain would have begun before birth)"),
         columns=("pain_duration_days", "age"),
-        description=(f"Pain began after birth: pain_duration_days ≤ (age + 1) × {_DAYS_PER_YEAR:g} "
+        description=(f"Pain began after birth: pain_duration_days ≤ (age + 1) × {config.DAYS_PER_YEAR:g} "
                      "(age is in whole years)."),
         holds=lambda df: ~(_in_own_range(df, "pain_duration_days", "age")
-                           & (df["pain_duration_days"] > (df["age"] + 1) * _DAYS_PER_YEAR))),
+                           & (df["pain_duration_days"] > (df["age"] + 1) * config.DAYS_PER_YEAR))),
 ]
 
 

@@ -14,15 +14,14 @@ import warnings
 import pandas as pd
 from IPython.display import Markdown, display
 
-from .. import markdown
+from .. import config, markdown
 from .. import params as study
+from ..data import targets
 from ..data.cohort import load_cohort
 from . import audit, disclosure
 from .figures import set_style
 from .results import DAGGER, UNPUBLISHED_NOTE, records
 
-#: The name under which a page glues its results' record (read by _ext/traced_numbers.py).
-RECORD = "results_record"
 
 #: The data this page shows (`provenance.DataFingerprint`), set by `setup()`.
 _fingerprint = None
@@ -60,12 +59,17 @@ def unpublished(caption: str) -> str:
 
 
 
+def published_count(key: str) -> int:
+    """A published count (data/published.csv) as a caption quotes it: the one place it is typed."""
+    return int(targets.value(key))
+
+
 def glue_results(results: dict) -> None:
     """Glue every value of a page (`cmprehab.results`) as its text: paste with {glue:text}`name`,
     or, for the few Markdown results (citations), with {glue:md}`name:myst`.
 
     The page's record (`results.records`: value, computing functions, published value and audit
-    status of each) is glued too, as JSON under `RECORD`: the build writes it into the site's
+    status of each) is glued too, as JSON under `config.RESULTS_RECORD`: the build writes it into the site's
     results file, and each pasted number shows it on hover or focus.
     """
     from myst_nb import glue as _glue
@@ -78,7 +82,7 @@ def glue_results(results: dict) -> None:
     rows = records(results)
     if _cohort is not None and any(row["published_key"] for row in rows):
         rows = records(results, audit.audit(_cohort))  # with the audit's verdict on each published number
-    glue(RECORD, json.dumps(rows, ensure_ascii=False, allow_nan=False))
+    glue(config.RESULTS_RECORD, json.dumps(rows, ensure_ascii=False, allow_nan=False))
 
 
 def glue(name: str, value) -> None:

@@ -56,11 +56,14 @@ class Policy:
 SHOW_ALL = Policy(active=False)
 
 
-def policy(cohort: pd.DataFrame) -> Policy:
-    """The policy for `cohort`: off only when the loader vouched that it is the generator's own file.
+def policy(cohort: pd.DataFrame, given: Policy | None = None) -> Policy:
+    """The policy for `cohort` (`given`, when a caller passes one): off only when the loader vouched
+    that it is the generator's own file.
 
     A frame without that record (built by hand, or a copy that lost it) is treated as real data.
     """
+    if given is not None:
+        return given
     fingerprint = cohort.attrs.get("fingerprint")
     synthetic = bool(getattr(fingerprint, "synthetic", False))
     return Policy(active=not synthetic, k=study.current().disclosure.k)

@@ -42,7 +42,8 @@ from ..analysis.stats import mcid_reached, round_half_up
 from ..data import targets as targets_file
 from ..data.schema import CROSS_FIELD_RULES, LATER_NEEDS_START
 from ..instruments import INSTRUMENTS
-from ..analysis.predictors import LONG_PAIN_DAYS, NOT_EXPRESSIBLE, SEVERE_NPRS, SHORT_PAIN_DAYS, STAND_IN_OUTCOMES
+from ..analysis.calibration import RISK_RATIOS, RiskRatio, calibration_thresholds, exposure_groups
+from ..analysis.predictors import NOT_EXPRESSIBLE, STAND_IN_OUTCOMES
 from . import audit as reproduction
 from . import disclosure
 
@@ -52,7 +53,6 @@ KIND_INVENTED = "invented where the publications are silent"
 #: A published result whose outcome the cohort's columns cannot express.
 KIND_NOT_EXPRESSIBLE = "published, cannot be expressed on this schema"
 
-DAYS_PER_YEAR = 365.25
 
 
 #: Width of the bands compared around each MCID threshold (scale units).
@@ -85,68 +85,6 @@ LOSS_VARIABLES = ["age", "female", "bmi", "smoker", "pain_duration_years", "nprs
 LOSS_SMD = 0.1       # an SMD this large (absolute) counts as an imbalance
 LOSS_MIN_VARIABLES = 2
 LOSS_ALPHA = 0.05    # the joint likelihood-ratio test of a logistic model of loss must reach this
-
-
-# --------------------------------------------------------------------------
-# Shared definitions (the generator calibrates to these)
-# --------------------------------------------------------------------------
-
-def calibration_thresholds(targets: pd.DataFrame | None = None) -> dict[str, float]:
-    """The generator's MCID thresholds (direction-adjusted improvement), from data/published.csv."""
-    return {stem: rule.threshold for stem, rule in targets_file.calibration_rules(targets).items()}
-
-
-@dataclass(frozen=True)
-class RiskRatio:
-    """A univariable risk ratio of the follow-on paper and how this schema expresses it."""
-    key: str
-    predictor: str        # as published (reference in brackets)
-    outcome: str          # as published
-    rr: float
-    low: float            # published 95 % CI
-    high: float
-    measure: str | None   # stand-in outcome: reaching the MCID on this measure at 1 year; None: not expressible
-    exposed: str = ""     # the exposure and reference groups in words
-    reference: str = ""
-    source: str = "F"
-
-
-#: How this schema expresses each published risk ratio (this project's assumption): the measure
-#: whose 1-year MCID stands in for the outcome (None: not expressible), the exposed and reference groups.
-STAND_INS = {
-    "pain_duration_health": ("eqvas", "pain duration < 1 year", "pain duration > 5 years"),
-    "anxiety_health": ("eqvas", "anxiety_depression = 1", "anxiety_depression = 0"),
-    "severe_pain_health": ("eqvas", f"NPRS at start ≥ {SEVERE_NPRS}", f"NPRS at start < {SEVERE_NPRS}"),
-    "widespread_pain_reduction": ("nprs", "regional or generalized pain", "localized pain"),
-    "moderate_pain_management": (None, "", ""),
-    "severe_pain_management": (None, "", ""),
-}
-
-
-def _risk_ratios() -> list[RiskRatio]:
-    """The published risk ratios (data/published.csv) with this project's stand-ins."""
-    return [RiskRatio(r.key, r.predictor, r.outcome, r.rr, r.low, r.high, *STAND_INS[r.key], source=r.source)
-            for r in targets_file.risk_ratios()]
-
-
-RISK_RATIOS = _risk_ratios()
-def exposure_groups(frame: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean arrays (exposed, reference) of a risk ratio; a patient with a missing value is in neither."""
-    def values(column):
-        return pd.Series(frame[column]).astype(object).to_numpy()
-    if key == "pain_duration_health":
-        days = pd.to_numeric(frame["pain_duration_days"]).to_numpy(dtype=float)
-        return days < SHORT_PAIN_DAYS, days > LONG_PAIN_DAYS
-    if key == "anxiety_health":
-        anxious = pd.to_numeric(frame["anxiety_depression"]).to_numpy(dtype=float)
-        return anxious == 1, anxious == 0
-    if key == "severe_pain_health":
-        nprs = pd.to_numeric(frame["nprs_start"]).to_numpy(dtype=float)
-        return nprs >= SEVERE_NPRS, nprs < SEVERE_NPRS
-    if key == "widespread_pain_reduction":
-        distribution = values("pain_distribution")
-        return np.isin(distribution, ["regional", "generalized"]), np.isin(distribution, ["localized"])
-    raise KeyError(f"{key!r} cannot be expressed on this schema")
 
 
 @dataclass(frozen=True)
@@ -359,7 +297,7 @@ def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = 
     add("Session frequency", KIND_INVENTED, "X",
         f"at most {MAX_SESSIONS_PER_WEEK:g} sessions a week on average over the program (patients with ≥ 2 sessions)",
         f"largest {worst:.2f} a week", worst <= MAX_SESSIONS_PER_WEEK)
-    onset = cohort["age"].astype(float) - cohort["pain_duration_days"].astype(float) / DAYS_PER_YEAR
+    onset = cohort["age"].astype(float) - cohort["pain_duration_days"].astype(float) / config.DAYS_PER_YEAR
     childhood = 100 * float((onset < CHILDHOOD_AGE).mean())
     add(f"Pain began before age {CHILDHOOD_AGE}", KIND_INVENTED, "X",
         f"rare: below {CHILDHOOD_ONSET_MAX_PCT:g} % of patients", f"{childhood:.1f} % "
@@ -367,7 +305,7 @@ def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = 
 
     # Plausible tails.
     frame = pd.DataFrame({"n_sessions": sessions, "program_months": days / config.DAYS_PER_MONTH,
-                          "pain_duration_years": cohort["pain_duration_days"].astype(float) / DAYS_PER_YEAR})
+                          "pain_duration_years": cohort["pain_duration_days"].astype(float) / config.DAYS_PER_YEAR})
     for column, (name, unit, ranges) in TAILS.items():
         values = {p: float(frame[column].quantile(p / 100)) for p in ranges}
         add(f"{name}: upper tail", KIND_INVENTED, "X",

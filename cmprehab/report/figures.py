@@ -63,7 +63,7 @@ def baseline_distributions(cohort: pd.DataFrame) -> plt.Figure:
               ("dri_start", "Disability, DRI", np.arange(0, 105, 5)),
               ("eqvas_start", "Health, EQ-VAS", np.arange(0, 105, 5)),
               ("pain_duration_years", f"Pain duration, years\n(last bar: {top:.0f} or more)", PAIN_YEARS_BINS)]
-    data = cohort.assign(pain_duration_years=cohort["pain_duration_days"] / 365.25)
+    data = cohort.assign(pain_duration_years=cohort["pain_duration_days"] / config.DAYS_PER_YEAR)
     for ax, (column, label, bins), colour in zip(axes.flat, panels, config.PALETTE):
         _histogram(ax, data[column], bins, colour, policy)
         if column == "pain_duration_years":

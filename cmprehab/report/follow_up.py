@@ -33,10 +33,6 @@ _DIFFERENCES = {"not_discharge": ("with_start", "discharge", {"one_year_only", "
                 "not_one_year": ("with_start", "one_year", {"discharge_only", "neither"})}
 
 
-def _policy(cohort: pd.DataFrame, policy: Policy | None) -> Policy:
-    return disclosure.policy(cohort) if policy is None else policy
-
-
 def _any_label(cohort: pd.DataFrame, time: str, policy: Policy) -> str | None:
     n = int(cohort[[f"{stem}_{time}" for stem in INSTRUMENTS]].notna().any(axis=1).sum())
     return disclosure.protect_measured(n, len(cohort), policy)
@@ -50,7 +46,7 @@ def flow(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     each time) keep the labels those tables give them, and the cells they are made of are
     protected so that no box minus another reveals a small count (`disclosure.protect_lines`).
     """
-    policy = _policy(cohort, policy)
+    policy = disclosure.policy(cohort, policy)
     rows = []
     for key, counts in flow_analysis.flow(cohort).items():
         counts.check()  # the boxes add up, or the analysis is wrong: stop rather than publish
@@ -86,7 +82,7 @@ def attrition(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFram
     and the two groups form a two-way table whose margins are shown elsewhere; its small
     cells are hidden (`disclosure.protect_grid`), and so is the SMD of a characteristic with
     a hidden cell or a group of fewer than k patients."""
-    policy = _policy(cohort, policy)
+    policy = disclosure.policy(cohort, policy)
     measured = flow_analysis.measured_one_year_any(cohort)
     table = attrition_analysis.attrition_table(cohort)  # its default groups: `measured`
     out = table[["characteristic", "level", "with", "without", "SMD"]].astype(object).copy()
@@ -178,7 +174,7 @@ def missing_data(cohort: pd.DataFrame, params: Params | None = None, policy: Pol
     Under disclosure control the four rows of a measure share one fate: if the complete-case
     count or its denominator is withheld, so is everything the other rows would reveal of it.
     """
-    params, policy = params or study.current(), _policy(cohort, policy)
+    params, policy = params or study.current(), disclosure.policy(cohort, policy)
     covariates = (*params.follow_up.ipw_covariates, "{stem}_start")
     table = missing_analysis.responder_sensitivity(cohort, params.mcid, params.confidence, covariates=covariates)
     rows = []

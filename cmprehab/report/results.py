@@ -15,7 +15,6 @@ for a machine-readable results file.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -25,8 +24,13 @@ from ..config import LOW_PAIN_MANAGEMENT_MAX
 from ..analysis.derive import derive
 from ..data import targets
 from ..instruments import INSTRUMENTS
-from . import audit as audit_module
-from . import disclosure, tables
+from ..analysis import paired as paired_analysis
+from ..analysis import predictors as predictors_analysis
+from . import audit as audit_report
+from . import disclosure, fidelity, tables
+from . import follow_up as follow_up_report
+from . import sensitivity as sensitivity_report
+from . import who_benefits as who_benefits_report
 from .disclosure import WITHHELD
 
 NOT_AVAILABLE = "not available"
@@ -69,10 +73,10 @@ class Page:
     """Collects the results of one page. On synthetic data, a value the publications never
     reported is marked with a dagger (`unpublished=True`), explained by the page's note."""
 
-    def __init__(self, cohort: pd.DataFrame | None = None):
+    def __init__(self, cohort: pd.DataFrame | None, function):
         self.results: dict[str, Result] = {}
         # The page function creating this page (overview, outcomes, ...), named in the results file.
-        self.function = f"{__name__}.{sys._getframe(1).f_code.co_name}"
+        self.function = f"{function.__module__}.{function.__qualname__}"
         fingerprint = None if cohort is None else cohort.attrs.get("fingerprint")
         self.synthetic = bool(getattr(fingerprint, "synthetic", False))
 
@@ -181,9 +185,8 @@ def _top_interventions(page: Page, cohort: pd.DataFrame, count: int) -> pd.DataF
 
 def _all_patients(page: Page, cohort: pd.DataFrame) -> pd.DataFrame:
     """The 1-year share counted over all patients (non-responder, best case, weighted): ranges."""
-    from . import follow_up as report
 
-    missing = report.missing_data(cohort)
+    missing = follow_up_report.missing_data(cohort)
     for method, key in (("non-responder imputation", "nri"), ("best case", "best"),
                         ("inverse probability weighting", "ipw")):
         _share_range(page, f"{key}_range", missing[missing["method"] == method], "follow_up.missing_data")
@@ -191,7 +194,7 @@ def _all_patients(page: Page, cohort: pd.DataFrame) -> pd.DataFrame:
 
 
 def overview(cohort: pd.DataFrame) -> dict[str, Result]:
-    page, policy = Page(cohort), disclosure.policy(cohort)
+    page, policy = Page(cohort, overview), disclosure.policy(cohort)
     page.count("n_patients", len(cohort), "len(cohort)")
     _program(page, cohort)
     _top_interventions(page, cohort, 4)
@@ -207,7 +210,7 @@ def overview(cohort: pd.DataFrame) -> dict[str, Result]:
 
 
 def aims(cohort: pd.DataFrame) -> dict[str, Result]:
-    page = Page(cohort)
+    page = Page(cohort, aims)
     page.count("n_patients", len(cohort), "len(cohort)")
     _inclusion_years(page)
     return page.results
@@ -219,7 +222,7 @@ def _inclusion_years(page: Page) -> None:
 
 
 def methods(cohort: pd.DataFrame) -> dict[str, Result]:
-    page, policy = Page(cohort), disclosure.policy(cohort)
+    page, policy = Page(cohort, methods), disclosure.policy(cohort)
     fingerprint = cohort.attrs["fingerprint"]
     page.count("n_patients", len(cohort), "len(cohort)")
     _inclusion_years(page)
@@ -254,7 +257,7 @@ def instrument_facts(page: Page, stem: str) -> None:
 
 def glossary(cohort: pd.DataFrame | None = None) -> dict[str, Result]:
     """The instrument facts the glossary states, from the instrument records (the cohort is not used)."""
-    page = Page()
+    page = Page(None, glossary)
     for stem in INSTRUMENTS:
         instrument_facts(page, stem)
     return page.results
@@ -276,7 +279,7 @@ def mcid_rule_markdown(stem: str, params) -> str:
 
 
 def baseline(cohort: pd.DataFrame) -> dict[str, Result]:
-    page, policy = Page(cohort), disclosure.policy(cohort)
+    page, policy = Page(cohort, baseline), disclosure.policy(cohort)
     data = derive(cohort)
     page.count("n_patients", len(cohort), "len(cohort)")
     sex = tables.variable_labels(data, "sex", policy)["female"]
@@ -303,7 +306,7 @@ def baseline(cohort: pd.DataFrame) -> dict[str, Result]:
 
 
 def interventions(cohort: pd.DataFrame) -> dict[str, Result]:
-    page = Page(cohort)
+    page = Page(cohort, interventions)
     table = tables.interventions(cohort)
     first, last = table.iloc[0], table.iloc[-1]
     page.text("first_category", first["category"].lower(), "tables.interventions")
@@ -326,9 +329,8 @@ def interventions(cohort: pd.DataFrame) -> dict[str, Result]:
     page.pct("four_or_more_pct", WITHHELD if withheld else float(four_or_more["%"].sum()),
              "tables.interventions_per_patient", unpublished=True)
     _poster_four(page, cohort)
-    from . import who_benefits
 
-    top = who_benefits.top_combinations(cohort, top=1)
+    top = who_benefits_report.top_combinations(cohort, top=1)
     first = top.iloc[0]
     page.text("top_combination", first["combination"] if len(first["members"]) else NOT_AVAILABLE,
               "who_benefits.top_combinations")
@@ -339,7 +341,7 @@ def interventions(cohort: pd.DataFrame) -> dict[str, Result]:
 
 
 def outcomes(cohort: pd.DataFrame) -> dict[str, Result]:
-    page, policy = Page(cohort), disclosure.policy(cohort)
+    page, policy = Page(cohort, outcomes), disclosure.policy(cohort)
     page.count("n_patients", len(cohort), "len(cohort)")
     page.count("n_discharge", _n_with_any(cohort, "discharge", policy), "results._n_with_any", unpublished=True)
     page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
@@ -377,24 +379,23 @@ def outcomes(cohort: pd.DataFrame) -> dict[str, Result]:
 
 
 def audit(cohort: pd.DataFrame) -> dict[str, Result]:
-    page = Page(cohort)
-    table = audit_module.audit(cohort)
+    page = Page(cohort, audit)
+    table = audit_report.audit(cohort)
     counts = table["status"].value_counts()
-    for status, name in ((audit_module.STATUS_MATCH, "n_match"), (audit_module.STATUS_DIFF, "n_differ"),
-                         (audit_module.STATUS_ASSUMED, "n_assumed"), (audit_module.STATUS_REPORTED, "n_reported"),
-                         (audit_module.STATUS_WITHHELD, "n_withheld")):
+    for status, name in ((audit_report.STATUS_MATCH, "n_match"), (audit_report.STATUS_DIFF, "n_differ"),
+                         (audit_report.STATUS_ASSUMED, "n_assumed"), (audit_report.STATUS_REPORTED, "n_reported"),
+                         (audit_report.STATUS_WITHHELD, "n_withheld")):
         page.count(name, int(counts.get(status, 0)), "audit.audit")
     page.count("n_targets", len(table), "audit.audit")
-    page.count("n_follow_on", int(counts.get(audit_module.STATUS_FOLLOW_ON, 0)), "audit.audit")
+    page.count("n_follow_on", int(counts.get(audit_report.STATUS_FOLLOW_ON, 0)), "audit.audit")
     page.text("fidelity_summary", _fidelity_summary(cohort), "fidelity.fidelity_report")
     checked = table[table["section"].isin(["baseline", "interventions"])]
     page.count("n_checked_baseline", len(checked), "audit.audit")
-    page.count("n_match_baseline", int((checked["status"] == audit_module.STATUS_MATCH).sum()), "audit.audit")
+    page.count("n_match_baseline", int((checked["status"] == audit_report.STATUS_MATCH).sum()), "audit.audit")
     return page.results
 
 
 def _fidelity_summary(cohort: pd.DataFrame) -> str:
-    from . import fidelity
 
     if not fidelity.applies(cohort):
         return ("This build does not run on the generator's synthetic cohort, so its fidelity report does not "
@@ -406,13 +407,13 @@ def _fidelity_summary(cohort: pd.DataFrame) -> str:
 
 
 def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
-    page, policy = Page(cohort), disclosure.policy(cohort)
+    page, policy = Page(cohort, conclusions), disclosure.policy(cohort)
     page.number("published_sessions", targets.value("sessions_median"), ".0f", "targets.value")
     page.number("published_months", targets.value("program_months_median"), ".0f", "targets.value")
     page.count("n_patients", len(cohort), "len(cohort)")
     _program(page, cohort)
     page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
-    top = _top_interventions(Page(cohort), cohort, 4)["category"].str.lower().tolist()
+    top = _top_interventions(Page(cohort, conclusions), cohort, 4)["category"].str.lower().tolist()
     page.text("most_used", ", ".join(top[:-1]) + " and " + top[-1], "tables.interventions")
     one_year = tables.mcid(cohort)
     one_year = one_year[one_year["timepoint"] == "1y"]
@@ -425,9 +426,8 @@ def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
     weighted = pd.DataFrame({c: disclosure.numeric(weighted[c]) for c in ("CI low", "CI high")}).dropna()
     page.text("about_half_all", tables.describe_share(list(weighted.itertuples(index=False, name=None))).replace(
         "patients measured", "patients, weighted for who was lost"), "tables.describe_share")
-    from . import follow_up as report
 
-    page.count("n_imbalanced", len(report.imbalanced(report.attrition(cohort))), "follow_up.imbalanced",
+    page.count("n_imbalanced", len(follow_up_report.imbalanced(follow_up_report.attrition(cohort))), "follow_up.imbalanced",
                unpublished=True)
     _poster_four(page, cohort)
     _limitations(page, cohort)
@@ -437,8 +437,6 @@ def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
 
 def _limitations(page: Page, cohort: pd.DataFrame) -> None:
     """The numbers the limitations are written from."""
-    from ..analysis import paired as paired_analysis
-    from . import sensitivity
 
     lost = page.results["n_1y"].value
     page.pct("lost_pct", 100 * (len(cohort) - lost) / len(cohort) if isinstance(lost, int) else WITHHELD,
@@ -448,7 +446,7 @@ def _limitations(page: Page, cohort: pd.DataFrame) -> None:
     values = shown["rho"].dropna()
     page.text("rho_range", (f"{values.min():.2f} to {values.max():.2f}" if len(values) else NOT_AVAILABLE),
               "analysis.paired.improvement_by_start")
-    literature = sensitivity.literature(cohort)
+    literature = sensitivity_report.literature(cohort)
     _share_range(page, "literature_nprs_range", literature[(literature["measure"] == "NPRS")
                                                            & (literature["time"] == "1 year")], "sensitivity.literature")
 
@@ -466,22 +464,21 @@ def _share_range(page: Page, name: str, table: pd.DataFrame, source: str, unpubl
 
 def follow_up(cohort: pd.DataFrame) -> dict[str, Result]:
     """The follow-up chapter: flow, attrition, the 1-year share under four ways of counting the lost."""
-    from . import follow_up as report
 
-    page, policy = Page(cohort), disclosure.policy(cohort)
+    page, policy = Page(cohort, follow_up), disclosure.policy(cohort)
     params = study.current()
     page.count("n_patients", len(cohort), "len(cohort)")
-    flow = report.flow(cohort).set_index("stem").loc["any"]
+    flow = follow_up_report.flow(cohort).set_index("stem").loc["any"]
     page.count("n_discharge", flow["discharge"], "follow_up.flow", unpublished=True)
     page.count("n_1y", flow["one_year"], "follow_up.flow")
     page.count("n_lost_1y", flow["not_one_year"], "follow_up.flow")
     page.count("n_1y_not_discharge", flow["one_year_only"], "follow_up.flow", unpublished=True)
     page.number("smd_flag", params.follow_up.smd_flag, "g", "params.follow_up")
-    flagged = report.imbalanced(report.attrition(cohort), params)
+    flagged = follow_up_report.imbalanced(follow_up_report.attrition(cohort), params)
     page.text("imbalanced", "; ".join(f"{row.Characteristic.rsplit(', ', 1)[0]} (SMD {row.SMD:+.2f})"
                                       for row in flagged.itertuples()) or "none", "follow_up.imbalanced")
     page.count("n_imbalanced", len(flagged), "follow_up.imbalanced", unpublished=True)
-    missing = report.missing_data(cohort, params)
+    missing = follow_up_report.missing_data(cohort, params)
     for method, key in (("complete cases", "cc"), ("non-responder imputation", "nri"), ("best case", "best"),
                         ("inverse probability weighting", "ipw")):
         rows = missing[missing["method"] == method]
@@ -489,30 +486,29 @@ def follow_up(cohort: pd.DataFrame) -> dict[str, Result]:
         for row in rows.to_dict("records"):
             stem = next(s for s, i in INSTRUMENTS.items() if i.short == row["measure"])
             page.share(f"{key}_{stem}", row, "follow_up.missing_data", unpublished=True)
-    page.text("ipw_model", report.model_note(cohort, params), "follow_up.model_note")
+    page.text("ipw_model", follow_up_report.model_note(cohort, params), "follow_up.model_note")
     page.unpublished_note()
     return page.results
 
 
 def sensitivity(cohort: pd.DataFrame) -> dict[str, Result]:
     """The sensitivity chapter: the share across literature thresholds, transitions, paired change."""
-    from . import sensitivity as report
 
-    page = Page(cohort)
+    page = Page(cohort, sensitivity)
     page.text("ci_level", f"{100 * study.current().confidence:g} %", "params.confidence")
-    literature = report.literature(cohort)
+    literature = sensitivity_report.literature(cohort)
     for stem, instrument in INSTRUMENTS.items():
         rows = literature[(literature["measure"] == instrument.short) & (literature["time"] == "1 year")]
         _share_range(page, f"literature_{stem}_1y", rows, "sensitivity.literature")
         page.count(f"literature_{stem}_count", len(rows), "instruments.INSTRUMENTS", unpublished=False)
-    transitions = report.transitions(cohort)
+    transitions = sensitivity_report.transitions(cohort)
     for stem, instrument in INSTRUMENTS.items():
         rows = transitions[transitions["measure"] == instrument.short].set_index("pattern")
         kept, lost = rows.loc["kept", "patients"], rows.loc["lost", "patients"]
         value = (100 * kept / (kept + lost) if not isinstance(kept, str) and not isinstance(lost, str)
                  and kept + lost else (WITHHELD if isinstance(kept, str) or isinstance(lost, str) else math.nan))
         page.pct(f"kept_{stem}", value, "sensitivity.transitions", unpublished=True)
-    paired = report.paired(cohort)
+    paired = sensitivity_report.paired(cohort)
     for row in paired[paired["time"] == "1 year"].to_dict("records"):
         stem = next(s for s, i in INSTRUMENTS.items() if i.short == row["measure"])
         unit = INSTRUMENTS[stem].unit
@@ -532,20 +528,18 @@ def sensitivity(cohort: pd.DataFrame) -> dict[str, Result]:
 def predictors(cohort: pd.DataFrame) -> dict[str, Result]:
     """The predictors chapter: how many patients the models use, and the comparison with the
     follow-on paper's published risk ratios."""
-    from . import who_benefits as report
-    from ..analysis import predictors as analysis
 
-    page, params = Page(cohort), study.current()
-    univariable = report.risk_ratios(cohort, params)
-    adjusted = report.risk_ratios(cohort, params, model=analysis.MODEL_ADJUSTED)
+    page, params = Page(cohort, predictors), study.current()
+    univariable = who_benefits_report.risk_ratios(cohort, params)
+    adjusted = who_benefits_report.risk_ratios(cohort, params, model=predictors_analysis.MODEL_ADJUSTED)
     for name, table in (("univariable", univariable), ("adjusted", adjusted)):
         patients = disclosure.numeric(table["patients"]).dropna()
         page.count(f"{name}_patients_max", int(patients.max()) if len(patients) else WITHHELD,
                    "who_benefits.risk_ratios", unpublished=True)
     page.count("adjusted_predictors", len(params.predictors.adjusted_for), "params.predictors")
-    page.count("candidate_predictors", len(analysis.PREDICTORS), "analysis.predictors.PREDICTORS")
+    page.count("candidate_predictors", len(predictors_analysis.PREDICTORS), "analysis.predictors.PREDICTORS")
     page.count("n_outcomes", len(INSTRUMENTS), "instruments.INSTRUMENTS")
-    beside = report.beside_published(cohort, params)
+    beside = who_benefits_report.beside_published(cohort, params)
     expressible = beside[beside["stand-in outcome"] != "not expressible"]
     inside = expressible["inside the published CI"]
     page.count("published_expressible", len(expressible), "who_benefits.beside_published")
@@ -557,7 +551,6 @@ def predictors(cohort: pd.DataFrame) -> dict[str, Result]:
 
 
 def _poster_four(page: Page, cohort: pd.DataFrame) -> None:
-    from . import who_benefits as report
 
-    row = report.all_four(cohort)
+    row = who_benefits_report.all_four(cohort)
     page.share("all_four", row, "who_benefits.all_four", unpublished=True)

@@ -18,10 +18,6 @@ from .disclosure import WITHHELD, Policy
 from .tables import measured_label
 
 
-def _policy(cohort: pd.DataFrame, policy: Policy | None) -> Policy:
-    return disclosure.policy(cohort) if policy is None else policy
-
-
 def _shown_mcid_counts(cohort: pd.DataFrame, params: Params, policy: Policy) -> dict:
     """(stem, time) -> the count reaching this build's MCID, where the outcome table shows it."""
     shown = {}
@@ -57,7 +53,7 @@ def literature(cohort: pd.DataFrame, params: Params | None = None, policy: Polic
     1 year, with its CI. Under disclosure control a row is withheld when its patients are, or
     when its count would tell, beside another shown count of the same curve (this build's MCID
     included), how many patients lie between two thresholds when that is fewer than k."""
-    params, policy = params or study.current(), _policy(cohort, policy)
+    params, policy = params or study.current(), disclosure.policy(cohort, policy)
     table = threshold_analysis.literature_shares(cohort, threshold_analysis.LITERATURE, params.confidence)
     table = table.assign(kind=table["definition"].map({"percent": "percent"}).fillna("absolute"))
     keep = _spaced(table.dropna(subset=["k"]), _shown_mcid_counts(cohort, params, policy), policy)
@@ -85,7 +81,7 @@ def curves(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | 
     """The responder share across every threshold (`kind` "absolute" or "percent"), the points
     a figure may draw: under disclosure control only points spaced as `literature` explains,
     consistently with the literature table and this build's MCID."""
-    params, policy = params or study.current(), _policy(cohort, policy)
+    params, policy = params or study.current(), disclosure.policy(cohort, policy)
     curve = threshold_analysis.threshold_curve(cohort, params.confidence)
     curve = curve[curve["kind"] == kind]
     fixed = _shown_mcid_counts(cohort, params, policy)
@@ -117,7 +113,7 @@ PATTERNS = ("kept", "lost", "late response", "never")
 def transitions(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None) -> pd.DataFrame:
     """Responders at discharge by responders at 1 year, among patients with all three values:
     kept, lost, late response, never. The four counts partition those patients."""
-    params, policy = params or study.current(), _policy(cohort, policy)
+    params, policy = params or study.current(), disclosure.policy(cohort, policy)
     table = threshold_analysis.responder_transitions(cohort, params.mcid, params.confidence)
     rows = []
     for stem, block in table.groupby("stem", sort=False):
@@ -136,7 +132,7 @@ def transitions(cohort: pd.DataFrame, params: Params | None = None, policy: Poli
 def paired(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None) -> pd.DataFrame:
     """Change on the same patients: pairs, improved / unchanged / worse, median change with its
     Hodges–Lehmann estimate and CI, and the Wilcoxon test (zeros dropped; non-zero pairs shown)."""
-    params, policy = params or study.current(), _policy(cohort, policy)
+    params, policy = params or study.current(), disclosure.policy(cohort, policy)
     table = paired_analysis.paired_change(cohort, params.confidence)
     rows = []
     for row in table.to_dict("records"):
@@ -157,7 +153,7 @@ def paired(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | 
 def trajectories(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """Medians [Q1, Q3] at each time, on the same patients (all three values) and on all patients
     measured at each time: the difference shows what loss to follow-up does to a trend."""
-    policy = _policy(cohort, policy)
+    policy = disclosure.policy(cohort, policy)
     table = paired_analysis.trajectories(cohort)
     rows = []
     for row in table.to_dict("records"):

@@ -82,10 +82,6 @@ def baseline_tableone(cohort: pd.DataFrame, rows: list[tuple[str, str, str]] | N
         )
 
 
-def _policy(cohort: pd.DataFrame, policy: Policy | None) -> Policy:
-    return disclosure.policy(cohort) if policy is None else policy
-
-
 def _share_cells(k: int, n: int, label: str | None, confidence: float) -> dict:
     """n, %, CI of k out of n: numbers, or the count's label and the rest withheld."""
     if label is not None:
@@ -96,7 +92,7 @@ def _share_cells(k: int, n: int, label: str | None, confidence: float) -> dict:
 
 def interventions(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None) -> pd.DataFrame:
     """The ten intervention categories, in the published order: n, %, Wilson CI (of all patients)."""
-    params, policy = params or study.current(), _policy(cohort, policy)
+    params, policy = params or study.current(), disclosure.policy(cohort, policy)
     rows = []
     for column, label in config.INTERVENTIONS.items():
         values = cohort[column].dropna()
@@ -108,7 +104,7 @@ def interventions(cohort: pd.DataFrame, params: Params | None = None, policy: Po
 
 def interventions_per_patient(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """How many patients received 0, 1, ... 10 of the ten categories (every row, zeros included)."""
-    policy = _policy(cohort, policy)
+    policy = disclosure.policy(cohort, policy)
     received = derive(cohort)["n_interventions"]
     counts = {n: int((received == n).sum()) for n in range(len(config.INTERVENTIONS) + 1)}
     labels = disclosure.protect(counts, policy)
@@ -129,7 +125,7 @@ def _quantile_cells(values: pd.Series, label: str | None, policy: Policy) -> dic
 
 def program(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """Sessions and program length: n, median [Q1, Q3]."""
-    policy = _policy(cohort, policy)
+    policy = disclosure.policy(cohort, policy)
     data = derive(cohort)
     rows = []
     for column, label in (("n_sessions", "Sessions"), ("program_months", "Program length, months"),
@@ -147,7 +143,7 @@ def measured_label(cohort: pd.DataFrame, column: str, policy: Policy) -> str | N
 
 def outcomes_over_time(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """NPRS, DRI and EQ-VAS at start, discharge and 1 year: n, median [Q1, Q3]."""
-    policy = _policy(cohort, policy)
+    policy = disclosure.policy(cohort, policy)
     rows = []
     for stem, instrument in INSTRUMENTS.items():
         for time, point in TIMEPOINTS.items():
@@ -164,7 +160,7 @@ def mcid(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | No
     Under disclosure control a row whose n is withheld is withheld whole; otherwise
     "reached" and "not reached" form a partition of n.
     """
-    params, policy = params or study.current(), _policy(cohort, policy)
+    params, policy = params or study.current(), disclosure.policy(cohort, policy)
     rows = []
     for stem, instrument in INSTRUMENTS.items():
         rule = params.mcid[stem]
@@ -187,7 +183,7 @@ def mcid(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | No
 
 def change_tests(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """Change from start (paired Wilcoxon signed-rank test, matched-pairs rank-biserial effect size)."""
-    policy = _policy(cohort, policy)
+    policy = disclosure.policy(cohort, policy)
     rows = []
     for stem, instrument in INSTRUMENTS.items():
         for time in LATER:
@@ -206,7 +202,7 @@ def change_tests(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataF
 
 def follow_up(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """How many patients have each outcome at each time point (denominators)."""
-    policy = _policy(cohort, policy)
+    policy = disclosure.policy(cohort, policy)
     rows = {instrument.short: [disclosure.shown(int(cohort[f"{stem}_{t}"].notna().sum()),
                                                 measured_label(cohort, f"{stem}_{t}", policy))
                                for t in TIMEPOINTS]
@@ -252,7 +248,7 @@ def baseline_table(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.Dat
     the age range becomes the 5th–95th percentile, and the structurally empty
     missing counts of required columns are left blank.
     """
-    policy = _policy(cohort, policy)
+    policy = disclosure.policy(cohort, policy)
     data = derive(cohort)
     data["age_range"] = data["age"]
     present = [row for row in BASELINE_ROWS if data[row[0]].notna().any()]

@@ -17,17 +17,13 @@ from . import disclosure
 from .disclosure import WITHHELD, Policy
 
 
-def _policy(cohort: pd.DataFrame, policy: Policy | None) -> Policy:
-    return disclosure.policy(cohort) if policy is None else policy
-
-
 # --- combinations ---------------------------------------------------------------------------------
 
 def cooccurrence(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """Patients who received both categories (rows, columns in the published order; the diagonal:
     every patient who received the category). Under disclosure control a pair count is hidden when
     it, or what it leaves of either category (received one but not the other), is below k."""
-    policy = _policy(cohort, policy)
+    policy = disclosure.policy(cohort, policy)
     counts = combination_analysis.cooccurrence(cohort)
     labels = {column: label for column, label in config.INTERVENTIONS.items()}
     out = counts.astype(object).copy()
@@ -47,7 +43,7 @@ def top_combinations(cohort: pd.DataFrame, top: int = 10, policy: Policy | None 
     row for every other combination together. Under disclosure control these rows partition the
     patients; a combination of fewer than k patients is left among the others. `members` holds
     each combination's columns (for the chart; not a column to show)."""
-    policy = _policy(cohort, policy)
+    policy = disclosure.policy(cohort, policy)
     every = combination_analysis.top_combinations(cohort, top=None)
     if policy.active:
         every = every[every["n"] >= policy.k]
@@ -69,7 +65,7 @@ def top_combinations(cohort: pd.DataFrame, top: int = 10, policy: Policy | None 
 
 def all_four(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None) -> dict:
     """The share who received all four categories the poster's conclusion names, with its CI."""
-    params, policy = params or study.current(), _policy(cohort, policy)
+    params, policy = params or study.current(), disclosure.policy(cohort, policy)
     p = combination_analysis.share_with_all(cohort, params.confidence)
     label = disclosure.protect_subset(p.k, p.n, policy)
     if label:
@@ -97,7 +93,7 @@ def risk_ratios(cohort: pd.DataFrame, params: Params | None = None, policy: Poli
     study parameter predictors.adjusted_for together). Under disclosure control an estimate that
     rests on a cell (events or non-events in a level or its reference) of fewer than k patients is
     withheld with its counts."""
-    params, policy = params or study.current(), _policy(cohort, policy)
+    params, policy = params or study.current(), disclosure.policy(cohort, policy)
     table = predictor_analysis.predictor_risk_ratios(cohort, params.mcid, params.confidence,
                                                      adjusted_for=params.predictors.adjusted_for)
     table = table[table["model"] == model]
@@ -125,7 +121,7 @@ def beside_published(cohort: pd.DataFrame, params: Params | None = None, policy:
                      ) -> pd.DataFrame:
     """Each published risk ratio of the follow-on paper beside this build's estimate of it, with the
     stand-in outcome (this project's assumption); not expressible ones say why."""
-    params, policy = params or study.current(), _policy(cohort, policy)
+    params, policy = params or study.current(), disclosure.policy(cohort, policy)
     # The univariable rows of the same call as `risk_ratios` (computed once per page: cmprehab.memo).
     estimates = predictor_analysis.predictor_risk_ratios(cohort, params.mcid, params.confidence,
                                                          adjusted_for=params.predictors.adjusted_for)
