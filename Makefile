@@ -97,18 +97,17 @@ pdf: venv vendor system-deps
 	CMPREHAB_BOOK_PDF=$(PDF_NAME) $(PY) -m cmprehab.build $(BOOK_ARGS)
 	$(PY) scripts/book_pdf.py --name $(PDF_NAME)
 
-# Unit tests, the book builds (tests/test_book_html.py, tests/test_book_confidential.py), the
-# site in Chromium and the PDF (tests/test_browser.py), and nbval running every notebook of
-# the default book afresh against the outputs it was built from (tests/test_fresh_execution.py).
-# The default book is built once and shared (tests/default_book.py); loadfile keeps each
-# module's builds on one worker.
+# Unit tests, two book builds (tests/books.py: the default book with its PDF, and the perturbed
+# book over a copy of it), the site in Chromium (tests/test_browser.py), and nbval running every
+# notebook of the default book afresh (tests/test_fresh_execution.py). loadfile keeps a module
+# on one worker; the modules are handed out in tests/conftest.py's order, not by size.
 test: venv vendor system-deps
-	$(PY) -m pytest -n 2 --dist loadfile tests
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests
 
 # The unit tests alone: no book build, no notebook execution, no browser.
 test-fast: venv
 	$(PY) -m pytest -n 2 tests --ignore=tests/test_book_html.py --ignore=tests/test_book_confidential.py \
-	  --ignore=tests/test_browser.py
+	  --ignore=tests/test_browser.py --ignore=tests/test_fresh_execution.py
 
 # Build times against their floor, on a temporary copy of the checkout (scripts/bench_book.py):
 # BENCH_ARGS="--quick", "--repeat 5", "--scale 10000,100000,1000000", "--with-test".

@@ -1,15 +1,13 @@
-"""What tests/test_browser.py uses to look at the site: a recording local server, Debian's
-Chromium under Playwright, the JavaScript it runs in the pages, font coverage and PDF text."""
+"""What tests/test_browser.py uses to look at the site: Debian's Chromium under Playwright, the
+JavaScript it runs in the pages, font coverage and PDF text (the site is served by
+scripts/local_server.py)."""
 from __future__ import annotations
 
 import functools
-import http.server
 import os
 import shutil
 import subprocess
-import threading
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Debian's Chromium (`make system-deps`); Playwright cannot download a browser of its own here.
@@ -18,48 +16,6 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 #: relying on a large /dev/shm. Playwright adds --headless.
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
-
-
-# --- a local server that remembers every request --------------------------------------------
-
-@dataclass
-class Served:
-    base: str                                              # http://127.0.0.1:PORT/
-    root: Path
-    log: list[tuple[str, int]] = field(default_factory=list)   # (path, status) in order
-    #: Stretches of `log` (start, end) asked for by axe-core's audits rather than by the pages.
-    audits: list[tuple[int, int]] = field(default_factory=list)
-
-    def is_local(self, url: str) -> bool:
-        return url.startswith(self.base)
-
-
-class _Recorder(http.server.SimpleHTTPRequestHandler):
-    def __init__(self, *args, log: list, **kwargs):
-        self._log = log
-        super().__init__(*args, **kwargs)
-
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
-        pass
-
-    def log_request(self, code="-", size="-"):
-        self._log.append((self.path, int(getattr(code, "value", code))))
-
-
-class LocalServer:
-    """Serves a folder on 127.0.0.1 (a free port) until closed."""
-
-    def __init__(self, root: Path):
-        self.log: list[tuple[str, int]] = []
-        handler = functools.partial(_Recorder, directory=str(root), log=self.log)
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.served = Served(f"http://127.0.0.1:{self.httpd.server_address[1]}/", root, self.log)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 # --- JavaScript run in the pages ----------------------------------------------------------------
@@ -110,6 +66,20 @@ TABLES_JS = """() => Array.from(document.querySelectorAll('article table')).map(
 
 #: The text a reader sees (innerText leaves out what is not rendered).
 TEXT_JS = "() => document.body.innerText"
+
+#: Resolves when the page has settled: its fonts loaded and every animation and transition
+#: (a code cell fading in as it opens) finished. What axe-core measures (contrast above all)
+#: is then what a reader sees, however busy the machine.
+SETTLED_JS = """async () => {
+  await document.fonts.ready;
+  for (let round = 0; round < 10; round++) {
+    const running = document.getAnimations().filter(a => a.playState !== 'finished'
+        && !(a.effect && a.effect.getComputedTiming().endTime === Infinity));  // a spinner never ends
+    if (!running.length) return round;
+    await Promise.all(running.map(a => a.finished.catch(() => null)));
+  }
+  throw new Error('animations still running after 10 rounds');
+}"""
 
 #: axe-core with its default rules (WCAG 2.x A and AA, best practices) plus its experimental
 #: ones, which include label-content-name-mismatch; no rule is turned off.

@@ -15,7 +15,7 @@ from cmprehab.data.cohort import load_cohort, save_validated
 
 #: What a build or an author's shell may set; a test starts without them unless it says otherwise.
 BUILD_ENV = {config.DATA_ENV_VAR, config.DATA_SHA256_ENV_VAR, config.VALIDATED_ENV_VAR, params.FILE_ENV_VAR,
-             params.SET_ENV_VAR, params.RESOLVED_ENV_VAR, "CMPREHAB_BOOK_PDF"}
+             params.SET_ENV_VAR, params.RESOLVED_ENV_VAR, config.PDF_ENV_VAR}
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +52,31 @@ def copy_of_default(tmp_path, monkeypatch):
     monkeypatch.setenv(config.DATA_SHA256_ENV_VAR, hashlib.sha256(data.read_bytes()).hexdigest())
     monkeypatch.setenv(config.VALIDATED_ENV_VAR, str(validated))
     return data, validated
+
+
+#: Modules that read a test build (tests/books.py). The desktop browser's starts first: it builds
+#: the default book, then visits it, while the other worker runs the unit tests; the phone's
+#: visits and nbval come after them, and last those that need the perturbed book (made in the
+#: background once the default book is done).
+FIRST = ("test_browser.py",)
+LAST = ("test_browser_phone.py", "test_fresh_execution.py", "test_book_html.py", "test_book_confidential.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order modules so the builds overlap the unit tests (with pytest-xdist: `make test` runs
+    --dist loadfile --no-loadscope-reorder, which hands the modules out in this order)."""
+    import books
+
+    books.PREFETCH_PERTURBED = any(item.path.name in ("test_book_html.py", "test_book_confidential.py")
+                                   for item in items)
+
+    def rank(item) -> int:
+        name = item.path.name
+        return 0 if name in FIRST else 2 + LAST.index(name) if name in LAST else 1
+    items.sort(key=rank)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import books
+
+    books.wait_for_background()

@@ -10,12 +10,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
 from pybtex.database import parse_file
 
+from cmprehab.config import toc_pages
+
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-TOC = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
 BIB = parse_file(str(ROOT / "references.bib"))
 SUFFIXES = (".md", ".ipynb")
 CITE_ROLE = re.compile(r"\{(?:foot)?cite(?::[a-z]+)?\}`([^`]*)`")
@@ -23,20 +22,6 @@ REQUIRED_KEYS = {"trulsson2021", "bondesson2023", "farrar2001", "salaffi2004", "
                  "pickard2007", "salen1994", "pollard2018", "wilson1927", "euroqol1990",
                  "treede2019", "vonelm2007", "hayes2006", "kerby2014", "rosenthal1991"}
 NO_DOI = {"rosenthal1991"}  # a 1991 Sage book, cited by publisher
-
-
-def toc_entries(node) -> list[str]:
-    """Every `root` and `file` entry of _toc.yml, in order."""
-    found = []
-    if isinstance(node, dict):
-        found += [node[key] for key in ("root", "file") if key in node]
-        for value in node.values():
-            if isinstance(value, (dict, list)):
-                found += toc_entries(value)
-    elif isinstance(node, list):
-        for item in node:
-            found += toc_entries(item)
-    return found
 
 
 def source_of(entry: str) -> list[Path]:
@@ -72,8 +57,8 @@ def final_sphinx_config() -> dict:
 # --- table of contents ---------------------------------------------------------
 
 def test_toc_lists_only_existing_files_each_once():
-    entries = toc_entries(TOC)
-    assert entries and entries[0] == TOC["root"]
+    entries = [name for name, _ in toc_pages(ROOT)]
+    assert entries
     for entry in entries:
         matches = source_of(entry)
         assert len(matches) == 1, f"_toc.yml entry {entry!r} matches {matches or 'no file'}"
@@ -81,7 +66,7 @@ def test_toc_lists_only_existing_files_each_once():
 
 
 def test_every_chapter_file_is_in_the_toc():
-    listed = {m.resolve() for e in toc_entries(TOC) for m in source_of(e)}
+    listed = {m.resolve() for e, _ in toc_pages(ROOT) for m in source_of(e)}
     chapters = [p for p in book_sources() if p.parent != ROOT]
     assert chapters, "no chapter pages found"
     missing = [p.relative_to(ROOT).as_posix() for p in chapters if p.resolve() not in listed]
@@ -89,30 +74,6 @@ def test_every_chapter_file_is_in_the_toc():
 
 
 # --- _config.yml ----------------------------------------------------------------
-
-def test_config_fails_loudly():
-    execute = CONFIG["execute"]
-    assert CONFIG["only_build_toc_files"] is True
-    assert execute["execute_notebooks"] == "cache"
-    assert execute["allow_errors"] is False
-    assert execute.get("raise_on_error") is True
-    assert execute["timeout"] >= 600
-    assert CONFIG["bibtex_bibfiles"] == ["references.bib"]
-
-
-def test_final_sphinx_config_is_offline_and_strict():
-    config = final_sphinx_config()
-    assert "sphinx_thebe" not in config["extensions"]
-    assert {"sphinxcontrib.bibtex", "data_notice", "myst_nb"} <= set(config["extensions"])
-    assert config["nb_execution_mode"] == "cache"
-    assert config["nb_execution_allow_errors"] is False
-    assert config["nb_execution_raise_on_error"] is True
-    assert config["external_toc_exclude_missing"] is True
-    assert config["numfig"] is True
-    options = config["html_theme_options"]
-    assert not options.get("repository_url")
-    assert not any(v for k, v in options["launch_buttons"].items() if k != "notebook_interface")
-
 
 def test_mathjax_is_local_and_not_injected_into_every_page():
     config = final_sphinx_config()

@@ -1,8 +1,8 @@
 """From cache or fresh, the same outputs: nbval runs every notebook of the default book afresh,
 in a new kernel, and compares each cell's outputs with those the book was built from.
 
-The build (tests/default_book.py) took them from the jupyter-cache; nbval (`--nbval`, not
-`--nbval-lax`) compares every output but images (its default: PNG bytes are not compared), so
+The build (tests/books.py) executed them in parallel into the jupyter-cache and rendered them
+from there; nbval (`--nbval`, not `--nbval-lax`) compares every output but images (its default: PNG bytes are not compared), so
 every pasted number, table, download and results record must come out the same. This is the
 one place the test suite executes the default book's notebooks a second time, and why.
 """
@@ -16,8 +16,7 @@ import sys
 import pytest
 
 from cmprehab import config
-from conftest import BUILD_ENV
-from default_book import BuildFailed, default_book
+from books import BuildFailed, build_env, default_book
 
 NOTEBOOK_TIMEOUT = 600
 
@@ -33,9 +32,11 @@ def test_a_fresh_run_of_every_notebook_reproduces_the_outputs_the_book_was_built
     notebooks = sorted(path.name for path in copy.glob("*.ipynb"))
     assert {name.removesuffix(".ipynb") for name in notebooks} == {
         path.stem for path in (config.ROOT / "chapters").glob("*.ipynb")}
-    env = {k: v for k, v in os.environ.items() if k not in BUILD_ENV}  # the default data and parameters
+    env = build_env()  # the default data and parameters
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "--rootdir", str(tmp_path),
+        # Two notebooks at a time (one per worker: --dist loadfile keeps a notebook's cells together).
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
+         "--rootdir", str(tmp_path),
          "-c", os.devnull, "--nbval", "--nbval-current-env", f"--nbval-cell-timeout={NOTEBOOK_TIMEOUT}", "-q",
          *notebooks],
         cwd=copy, env=env, capture_output=True, text=True, timeout=NOTEBOOK_TIMEOUT * 3)

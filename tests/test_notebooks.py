@@ -11,7 +11,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
@@ -41,18 +40,6 @@ def figure_meta(cell: dict) -> dict | None:
     return cell.get("metadata", {}).get("mystnb", {}).get("figure")
 
 
-def toc_files(node) -> set[str]:
-    found = set()
-    if isinstance(node, dict):
-        found |= {node[k] for k in ("root", "file") if k in node}
-        for value in node.values():
-            found |= toc_files(value)
-    elif isinstance(node, list):
-        for item in node:
-            found |= toc_files(item)
-    return found
-
-
 def test_there_are_chapter_notebooks():
     assert len(NOTEBOOKS) >= 2, f"no chapter notebooks found in {CHAPTERS}"
 
@@ -69,14 +56,6 @@ def test_notebook_is_stored_without_outputs_or_execution_counts(path):
                  if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count") is not None)]
     assert not offending, (f"{path.name}: cells (index, what) {offending} carry execution results; "
                            "clear them (e.g. `jupyter nbconvert --clear-output --inplace`)")
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
-def test_notebook_is_in_the_toc(path):
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    listed = {Path(entry).with_suffix("").as_posix() for entry in toc_files(toc)}
-    assert path.relative_to(ROOT).with_suffix("").as_posix() in listed, \
-        f"{path.name} is not in _toc.yml, so only_build_toc_files drops it from the book"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)

@@ -11,13 +11,3 @@ def test_readme_dictionary_matches_schema():
     assert block, "data/README.md has no dictionary block"
     assert block.group(1) == schema.data_dictionary_markdown(), (
         "data/README.md is out of date: regenerate the block with `python -m cmprehab.data.schema`")
-
-
-def test_dictionary_lists_every_column_once():
-    table = schema.data_dictionary()
-    assert list(table["column"]) == schema.COLUMNS
-    assert table["column"].is_unique
-
-
-def test_pandera_schema_covers_the_dictionary():
-    assert list(schema.pandera_schema().columns) == schema.COLUMNS

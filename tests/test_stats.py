@@ -96,11 +96,6 @@ def test_proportion_n_zero():
     assert all(math.isnan(v) for v in (p.pct, p.low, p.high))
 
 
-def test_proportion_is_frozen():
-    with pytest.raises(AttributeError):
-        S.proportion(1, 2, CONFIDENCE).k = 2
-
-
 @pytest.mark.parametrize("values,dtype", [
     ([True, False, None, True, pd.NA, False, True], object),
     ([True, False, None, True, pd.NA, False, True], "boolean"),

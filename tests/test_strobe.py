@@ -5,7 +5,6 @@ import json
 import re
 
 import pytest
-import yaml
 
 from cmprehab import config
 from cmprehab.report import strobe
@@ -18,9 +17,7 @@ CHAPTERS = config.ROOT / "chapters"
 
 
 def book_pages() -> set[str]:
-    toc = yaml.safe_load((config.ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = {toc["root"]} | {c["file"] for part in toc["parts"] for c in part["chapters"]}
-    return {f.removeprefix("chapters/") for f in files}
+    return {name.removeprefix("chapters/") for name, _ in config.toc_pages()}
 
 
 def notebook_texts() -> list[tuple[str, dict]]:

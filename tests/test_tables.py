@@ -249,13 +249,6 @@ def test_results_are_plain_python_values(cohort):
             assert isinstance(result.text, str) and result.text and "nan" not in result.text, result
 
 
-def test_definitions_name_every_outcome():
-    measures = tables.outcome_measures()
-    assert len(measures) == len(INSTRUMENTS)
-    assert measures["better"].tolist() == ["higher" if i.higher_is_better else "lower"
-                                           for i in INSTRUMENTS.values()]
-
-
 @pytest.mark.parametrize("intervals, words", [
     ([(40, 55), (45, 60), (48, 51)], "every confidence interval includes 50 %"),
     ([(20, 39), (30, 49.9)], "fewer than half"),
