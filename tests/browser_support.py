@@ -67,10 +67,11 @@ TABLES_JS = """() => Array.from(document.querySelectorAll('article table')).map(
 #: The text a reader sees (innerText leaves out what is not rendered).
 TEXT_JS = "() => document.body.innerText"
 
-#: Resolves when the page has settled: its fonts loaded and every animation and transition
-#: (a code cell fading in as it opens) finished. What axe-core measures (contrast above all)
-#: is then what a reader sees, however busy the machine.
+#: Resolves when the page has settled: MathJax has typeset it (loading what it needs), its fonts
+#: are loaded and every animation and transition (a code cell fading in as it opens) has finished.
+#: What axe-core measures (contrast above all) is then what a reader sees, however busy the machine.
 SETTLED_JS = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
   await document.fonts.ready;
   for (let round = 0; round < 10; round++) {
     const running = document.getAnimations().filter(a => a.playState !== 'finished'

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import shutil
 import subprocess
@@ -32,12 +33,28 @@ def default_cohort():
 
 
 @pytest.fixture
-def run_cli():
-    """Run `python -m <module> <args>` from the project root, without $CMPREHAB_DATA."""
-    def run(module: str, *args, env: dict | None = None) -> subprocess.CompletedProcess:
-        base = {k: v for k, v in os.environ.items() if k not in BUILD_ENV}
-        return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=config.ROOT,
-                              env={**base, **(env or {})}, capture_output=True, text=True, timeout=120)
+def run_cli(monkeypatch, capsys):
+    """Run the command `python -m <module> <args>` from the project root, without $CMPREHAB_DATA:
+    its `main(argv)` in this process (what `python -m` calls: no interpreter to start, no pandas to
+    import again), or with `process=True` in a new interpreter, as a shell would (each command
+    has one such test)."""
+    def run(module: str, *args, env: dict | None = None, process: bool = False) -> subprocess.CompletedProcess:
+        argv = [str(arg) for arg in args]
+        if process:
+            base = {k: v for k, v in os.environ.items() if k not in BUILD_ENV}
+            return subprocess.run([sys.executable, "-m", module, *argv], cwd=config.ROOT,
+                                  env={**base, **(env or {})}, capture_output=True, text=True, timeout=120)
+        with monkeypatch.context() as scope:
+            scope.chdir(config.ROOT)
+            for name, value in (env or {}).items():
+                scope.setenv(name, value)
+            capsys.readouterr()
+            try:
+                code = importlib.import_module(module).main(argv)
+            except SystemExit as stop:  # argparse's usage errors
+                code = stop.code if isinstance(stop.code, int) else 1
+            out, err = capsys.readouterr()
+        return subprocess.CompletedProcess([module, *argv], code or 0, out, err)
     return run
 
 

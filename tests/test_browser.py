@@ -199,7 +199,7 @@ def visit_page(browser, served, book: Book, name: str, width: str, axe_js: str) 
     first = len(served.log)
     try:
         page.goto(served.base + f"{name}.html", wait_until="load")
-        page.wait_for_load_state("networkidle")
+        page.evaluate(SETTLED_JS)  # typeset, fonts loaded: no request of the page's own still to come
 
         visit.images = page.evaluate(IMAGES_JS)
         found = page.evaluate(LINKS_JS)
@@ -237,9 +237,9 @@ def visit_page(browser, served, book: Book, name: str, width: str, axe_js: str) 
                 visit.code_problems.append(f"cell {i + 1}: still closed after a click on its summary")
             elif not code.count() or not code.is_visible() or not code.inner_text().strip():
                 visit.code_problems.append(f"cell {i + 1}: open, but shows no code")
+        page.evaluate(SETTLED_JS)  # the opened cells have finished fading in
         if visit.code_cells:  # opened code scrolls inside its own box too
             visit.overflow += [f"(code cells open) {line}" for line in overflow_report(page)]
-        page.wait_for_load_state("networkidle")
         # What the server answered with an error while the page was in use (the favicon too,
         # which Chromium asks for outside the page's own requests).
         site_end = len(served.log)
@@ -250,7 +250,6 @@ def visit_page(browser, served, book: Book, name: str, width: str, axe_js: str) 
         # resolves the theme's `@import "../basic.css"` against the page, not the stylesheet,
         # and asks for /basic.css); they are left out of the checks above, but not of `offsite`.
         before_axe = len(problems)
-        page.evaluate(SETTLED_JS)  # the opened cells have finished fading in
         page.evaluate(axe_js)
         visit.axe = page.evaluate(AXE_RUN_JS)
         del problems[before_axe:]

@@ -373,7 +373,7 @@ def test_every_problem_is_reported_at_once(write):
 # --------------------------------------------------------------------------
 
 def test_cli_accepts_the_default_file(run_cli):
-    result = run_cli("cmprehab.validate")
+    result = run_cli("cmprehab.validate", process=True)
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.splitlines()
     assert line.startswith(f"OK {config.DEFAULT_COHORT}: {config.DEFAULT_N} patients")

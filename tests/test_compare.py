@@ -185,7 +185,7 @@ def test_a_missing_file_is_named_exit_2_and_nothing_written(tmp_path, old, capsy
 
 def test_command_line(tmp_path, old, run_cli):
     new = write(tmp_path / "new.json", document([dict(BASE[0], text="275", value=275), *BASE[1:]]))
-    done = run_cli("cmprehab.compare", old, new)
+    done = run_cli("cmprehab.compare", old, new, process=True)
     assert done.returncode == 1 and done.stderr == ""
     assert "1 changed, 0 added, 0 removed, 3 unchanged" in done.stdout
     missing = run_cli("cmprehab.compare", old, tmp_path / "gone.json")

@@ -38,15 +38,16 @@ def empty(cohort: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 
 EDGES = {
-    "no physical activity": lambda c: empty(c, "physically_active"),
-    "no pain distribution, location or pain management":
-        lambda c: empty(c, "pain_distribution", "main_pain_location", "pain_management"),
+    # Every optional baseline column empty, and two categories nobody received: each breaks other
+    # rows, tables and models, so one file covers them all (a failure names the page and result).
+    "no physical activity, pain distribution, location or pain management; nobody received two categories":
+        lambda c: empty(c, "physically_active", "pain_distribution", "main_pain_location",
+                        "pain_management").assign(iv_act=0, iv_body_awareness=0),
     "no 1-year values": lambda c: empty(c, *[f"{s}_1y" for s in INSTRUMENTS]),
     "no discharge values": lambda c: empty(c, *[f"{s}_discharge" for s in INSTRUMENTS]),
     "no NPRS at all": lambda c: empty(c, *[f"nprs_{t}" for t in TIMEPOINTS]),
     "no outcome at all": lambda c: empty(c, *OUTCOME_COLUMNS),
     "the smallest allowed cohort": lambda c: c.iloc[:params.DEFAULTS.disclosure.min_patients].reset_index(drop=True),
-    "nobody received a category": lambda c: c.assign(iv_act=0, iv_body_awareness=0),
 }
 
 

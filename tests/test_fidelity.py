@@ -202,7 +202,7 @@ def test_markdown_shows_met_as_words(default_cohort, report):
 
 
 def test_cli_prints_the_report_for_the_default_file(run_cli):
-    result = run_cli("cmprehab.report.fidelity")
+    result = run_cli("cmprehab.report.fidelity", process=True)
     assert result.returncode == 0, result.stderr
     assert "| criterion | kind | source | target | measured | met |" in result.stdout
     assert "0 not met" in result.stdout

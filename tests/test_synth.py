@@ -101,7 +101,7 @@ def test_refuses_a_file_without_sidecar(tmp_path, run_cli):
     before = foreign.read_bytes()
     with pytest.raises(FileExistsError, match="not written by this generator"):
         write(foreign)
-    result = run_cli("cmprehab.synth", "--seed", 1, "--n", 60, "--out", foreign)
+    result = run_cli("cmprehab.synth", "--seed", 1, "--n", 60, "--out", foreign, process=True)
     assert result.returncode != 0
     assert "ERROR" in result.stderr and str(foreign) in result.stderr and "--force" in result.stderr
     assert foreign.read_bytes() == before

@@ -53,7 +53,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
+from statsmodels.tools.tools import add_constant
 from scipy import stats as scipy_stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError, PerfectSeparationWarning
 
@@ -118,7 +120,7 @@ def _design(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[pd.DataFrame
             else:
                 parts.append(block[column])
     design = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=data.index)
-    return sm.add_constant(design, has_constant="add"), dropped
+    return add_constant(design, has_constant="add"), dropped
 
 
 def _nan_fit(note: str, n_model: int = 0, n_measured: int = 0, n_lost: int = 0, n_dropped: int = 0,
@@ -162,7 +164,7 @@ def ipw_share(measured: pd.Series, responder: pd.Series, covariates: pd.DataFram
             warnings.simplefilter("error", PerfectSeparationWarning)
             warnings.simplefilter("error", ConvergenceWarning)
             warnings.simplefilter("error", RuntimeWarning)
-            model = sm.GLM(r.astype(float), x, family=sm.families.Binomial()).fit()
+            model = GLM(r.astype(float), x, family=families.Binomial()).fit()
     except (PerfectSeparationWarning, PerfectSeparationError):
         return _nan_fit("not estimated: the response model shows perfect separation" + constant_note
                         + dropped_note, **counts)
@@ -190,7 +192,7 @@ def ipw_share(measured: pd.Series, responder: pd.Series, covariates: pd.DataFram
             f"weighted intercept-only logistic model, weights treated as known")
     low = high = math.nan
     if 0 < share < 1:
-        fit = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), var_weights=weights).fit(
+        fit = GLM(y, np.ones((len(y), 1)), family=families.Binomial(), var_weights=weights).fit(
             cov_type="HC0")
         z = scipy_stats.norm.ppf(0.5 + confidence / 2)
         logit, se = float(fit.params[0]), float(fit.bse[0])

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
 from scipy import stats as _scipy_stats
 
 from .. import config
@@ -345,7 +346,7 @@ def fit_modified_poisson(outcome: pd.Series, predictors: pd.DataFrame, confidenc
         warnings.simplefilter("always")  # caught here, quoted in the note, never passed on
         try:
             # HC0: Zou's sandwich (statsmodels gives GLMs this one for every HC type anyway).
-            fit = sm.GLM(yy.to_numpy(dtype="float64"), x, family=sm.families.Poisson()).fit(
+            fit = GLM(yy.to_numpy(dtype="float64"), x, family=families.Poisson()).fit(
                 cov_type="HC0", maxiter=100)
             error = ""
         except Exception as err:  # noqa: BLE001 - any failure of the fit is reported, not raised

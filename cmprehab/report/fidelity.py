@@ -162,7 +162,8 @@ def _smd(a: pd.Series, b: pd.Series) -> float:
 
 def _loss_test(frame: pd.DataFrame, lost: pd.Series) -> float:
     """p-value of the likelihood-ratio test of a logistic model of loss on the baseline variables."""
-    import statsmodels.api as sm
+    from statsmodels.discrete.discrete_model import Logit
+    from statsmodels.tools.tools import add_constant
 
     x = frame[LOSS_VARIABLES].astype(float)
     keep = x.notna().all(axis=1)
@@ -171,7 +172,7 @@ def _loss_test(frame: pd.DataFrame, lost: pd.Series) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            fit = sm.Logit(lost[keep].astype(float), sm.add_constant(x)).fit(disp=0, maxiter=200)
+            fit = Logit(lost[keep].astype(float), add_constant(x)).fit(disp=0, maxiter=200)
         except Exception:  # noqa: BLE001 - separation or a singular design: no evidence either way
             return math.nan
     return float(fit.llr_pvalue)
