@@ -84,6 +84,18 @@ class Params(_Strict):
     predictors: Predictors
     disclosure: Disclosure
 
+    @model_validator(mode="before")
+    @classmethod
+    def _rules_in_the_instruments_order(cls, data):
+        """The MCID rules in the instruments' order, however they come: the build hands the kernels
+        JSON with sorted keys, and a table of the parameters must read the same in a build as in a
+        fresh kernel (nbval found the provenance page's rows in another order)."""
+        if isinstance(data, dict) and isinstance(data.get("mcid"), dict):
+            mcid = data["mcid"]
+            ordered = {stem: mcid[stem] for stem in INSTRUMENTS if stem in mcid}
+            data = {**data, "mcid": {**ordered, **{k: v for k, v in mcid.items() if k not in ordered}}}
+        return data
+
     @model_validator(mode="after")
     def _every_instrument(self):
         missing = [stem for stem in INSTRUMENTS if stem not in self.mcid]

@@ -11,7 +11,7 @@ In one run, each scenario `--repeat` times (median printed):
 * edit 1 nb    a comment appended to a code cell of one notebook: that notebook re-executes;
 * data change  another generated cohort (another seed, n = 274) via $CMPREHAB_DATA:
                every notebook re-executes (the build drops its cache on a new data digest);
-* make test    with --with-test: the test command of `make test` (about 15 minutes).
+* make test    with --with-test: the test command of `make test` (about 7 minutes).
 * n = ...      with --scale: a clean build on a generated cohort of that size.
 
 The floor: each notebook executed alone in a fresh kernel (nbclient, one at a time), then
@@ -127,6 +127,12 @@ class Copy:
         jobs_args = ([] if jobs is None else ["--jobs", str(jobs)]) + (["--force"] if force else [])
         return run([sys.executable, "-m", "cmprehab.build", *jobs_args], self.root, env, check)
 
+    def results_digest(self) -> str:
+        """The first 12 hex digits of the SHA-256 of the site's results.json: equal digests, equal numbers."""
+        import hashlib
+
+        return hashlib.sha256((self.root / "_build" / "html" / "results.json").read_bytes()).hexdigest()[:12]
+
     def edit_code_cell(self, n: int) -> None:
         """Append a comment to the first code cell of one notebook: its cache key changes."""
         path = self.root / EDITED
@@ -183,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (median shown)")
     parser.add_argument("--quick", action="store_true", help="one run per scenario")
-    parser.add_argument("--with-test", action="store_true", help="also time the `make test` command (≈ 15 min)")
+    parser.add_argument("--with-test", action="store_true", help="also time the `make test` command (≈ 7 min)")
     parser.add_argument("--scale", default="", help="cohort sizes to build the book on, e.g. 10000,100000,1000000")
     parser.add_argument("--keep", type=Path, help="folder for the copy and cohorts (kept; default: a temporary one)")
     args = parser.parse_args(argv)
@@ -201,9 +207,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{execute.default_jobs()} jobs, load average {os.getloadavg()[0]:.1f}", flush=True)
         results: dict[str, list[Measured]] = {k: [] for k in ("serial", "clean", "noop", "render", "edit", "data")}
         cohorts = [copy.synth(config.DEFAULT_N, 1000 + i, folder / f"cohort-seed{1000 + i}.csv") for i in range(repeat)]
+        digests = []
         for i in range(repeat):
             results["serial"].append(copy.build(clean=True, jobs=1))
             results["clean"].append(copy.build(clean=True))
+            digests.append(copy.results_digest())
             results["noop"].append(copy.build())
             results["render"].append(copy.build(force=True))
             copy.edit_code_cell(i)
@@ -211,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
             results["data"].append(copy.build(data=cohorts[i]))
             print(f"bench: repetition {i + 1}/{repeat} done", flush=True)
         if args.with_test:
-            results["test"] = [run([sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "tests"],
-                                   copy.root, copy.env)]
+            # The test command of the Makefile's `test` target.
+            results["test"] = [run([sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile",
+                                    "--no-loadscope-reorder", "tests"], copy.root, copy.env)]
 
         print("bench: the floor (each notebook alone in a fresh kernel) ...", flush=True)
         times = notebook_times(copy, folder)
@@ -225,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {'scenario':<24} | {'median s':>8} | {'runs s':<18} | {'max MB':>8} | {'tree MB':>8} | notes")
         print(f"|{'-' * 26}|{'-' * 10}|{'-' * 20}|{'-' * 10}|{'-' * 10}|------")
         execs = [m.part("executing") for m in results["clean"]]
-        print(row("clean build", results["clean"], f"executing {statistics.median(execs):.1f} s"))
+        print(row("clean build", results["clean"], f"executing {statistics.median(execs):.1f} s; "
+                                                   f"results.json {', '.join(sorted(set(digests)))}"))
         print(row("clean build, --jobs 1", results["serial"], "serial: jupyter-book executes"))
         print(row("no-op rebuild", results["noop"], "nothing changed: stops"))
         print(row("re-render (--force)", results["render"], f"jupyter-book {render:.1f} s"))
@@ -239,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             failed = [line for line in built.stdout.splitlines() if "failed:" in line or "FAILED" in line]
             parts = ", ".join(f"{label} {built.part(label):.1f} s" for label in ("validating", "executing", "jupyter-book")
                               if built.part(label) is not None)
+            parts += f"; results.json {copy.results_digest()}" if built.code == 0 else ""
             print(row(f"clean, n = {size}", [built], "; ".join(failed)[-300:] if built.code else parts), flush=True)
         print()
         print("notebooks alone (s): " + ", ".join(f"{name} {t:.1f}" for name, t in times.items()))

@@ -114,3 +114,14 @@ def test_the_predictor_names_are_the_analysis_predictors():
 
     assert set(params.PREDICTOR_KEYS) == set(predictors.PREDICTORS)
     assert set(params.DEFAULTS.predictors.adjusted_for) < set(predictors.PREDICTORS)
+
+
+def test_the_build_resolved_parameters_list_as_the_file_does(monkeypatch):
+    """The build hands the kernels JSON with sorted keys; a page listing the parameters must read
+    the same there as in a fresh kernel reading params.yml (nbval compares the two)."""
+    from_file = params.load(overrides="")
+    monkeypatch.setenv(params.RESOLVED_ENV_VAR, params.to_json(from_file))
+    resolved = params.current()
+    assert resolved == from_file
+    assert resolved.beside_defaults() == from_file.beside_defaults()
+    assert list(resolved.mcid) == list(INSTRUMENTS)
