@@ -9,10 +9,7 @@ The file is read once, as a stream: its bytes are hashed as they arrive, parsed
 by the `csv` module and validated by the pandera schema chunk by chunk, keeping
 only the parsed columns, so memory stays a small multiple of the file size.
 The schema's per-cell and per-row checks run on each chunk; its cross-row rule
-(a unique patient_id) runs once over the whole file. A large file whose records are
-its lines (a registry export) is read whole and cut into one run of lines per core,
-each parsed and validated the same way by its own process (`_read_in_parts`); any
-problem sends it back to the serial read, which reports it.
+(a unique patient_id) runs once over the whole file.
 
 A book build validates the file once and keeps the result (`save_validated`); its
 notebook kernels then only hash the file, to be sure it is still those bytes, and
@@ -27,15 +24,11 @@ import difflib
 import hashlib
 import io
 import math
-import multiprocessing
 import os
 import pickle
 import re
 import stat
-import threading
 import warnings
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,9 +51,6 @@ MAX_KEPT_PROBLEMS = 100_000
 CHUNK_ROWS = 20_000
 #: Bytes read from the file at a time.
 READ_BLOCK = 1 << 20
-#: Files from this size on are parsed by one process per core (`_read_in_parts`): below it,
-#: starting the processes costs more than it saves.
-PARALLEL_MIN_BYTES = 32 << 20
 
 
 class CohortError(ValueError):
@@ -137,7 +127,7 @@ def load_cohort(path: str | Path | None = None, show_values: bool | None = None)
         return validated
     fd = _open_regular_file(path)
     try:
-        table = _read_in_parts(path, fd) or _Reader(path, fd).read()
+        table = _Reader(path, fd).read()
     finally:
         os.close(fd)
     fingerprint = provenance.data_fingerprint(path, sha256=table.sha256)
@@ -335,9 +325,8 @@ class _Table:
 
 
 class _Reader:
-    def __init__(self, path: Path, fd: int | None, lines_before: int = 0):
+    def __init__(self, path: Path, fd: int | None):
         self.path, self.fd = path, fd
-        self.lines_before = lines_before  # lines of the file before the text this reader reads
         self.columns: dict[str, _Column] = {}
         self.lines = _Column("int64")  # the line of each record
         self.problems: list[Problem] = []
@@ -390,7 +379,7 @@ class _Reader:
 
         rows, lines, ragged = [], [], []
         n, stopped_at = 0, None
-        first = self.lines_before + reader.line_num + 1  # line on which the next record starts
+        first = reader.line_num + 1  # line on which the next record starts
         for record in reader:
             if _not_blank(record):  # blank lines are skipped
                 n += 1
@@ -403,9 +392,9 @@ class _Reader:
                         self._chunk(rows, lines)
                         rows, lines = [], []
                         if len(self.problems) >= MAX_KEPT_PROBLEMS:
-                            stopped_at = self.lines_before + reader.line_num
+                            stopped_at = reader.line_num
                             break
-            first = self.lines_before + reader.line_num + 1
+            first = reader.line_num + 1
         if rows and not ragged:
             self._chunk(rows, lines)
         if n == 0:
@@ -440,84 +429,6 @@ class _Reader:
         frame = pd.DataFrame({name: self.columns[name].values() for name in self.unique},
                              index=self.lines.values(), copy=False)
         return _schema_problems(schema, frame, frame, already=[])
-
-
-def _read_in_parts(path: Path, fd: int) -> _Table | None:
-    """A large file of plain lines parsed and validated by one process per core, each taking a
-    run of lines; None when it must be read by `_Reader.read` instead.
-
-    Only a file that is valid, and whose records are its lines (no quote character, no carriage
-    return without a line feed), is read in parts. Anything else (a problem in any part, a
-    duplicate across parts, text that is not UTF-8, a header the reader refuses) returns None,
-    and the serial read then reports it exactly as it always has (reading the file again).
-    The whole file is held in memory while its parts are read.
-    """
-    processes = os.cpu_count() or 1
-    # fork: a worker starts at once, with this process's modules; safe only with one thread
-    # (a Jupyter kernel has several: it reads serially).
-    if processes < 2 or os.fstat(fd).st_size < PARALLEL_MIN_BYTES or threading.active_count() > 1:
-        return None
-    raw = _HashingReader(path, fd)
-    try:
-        data = raw.readall()
-    except OSError:  # the serial read says what went wrong
-        return None
-    finally:
-        os.lseek(fd, 0, os.SEEK_SET)
-    header_end = data.find(b"\n") + 1
-    if not header_end or b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
-        return None
-    # Cut after a line feed near each equal share of the bytes: a record never spans two parts.
-    cuts = [header_end]
-    for i in range(1, processes):
-        cut = data.find(b"\n", max(cuts[-1], header_end + (len(data) - header_end) * i // processes)) + 1
-        if cut and cut < len(data):
-            cuts.append(cut)
-    bounds = list(zip(cuts, cuts[1:] + [len(data)]))
-    if len(bounds) < 2:  # too few lines to share
-        return None
-    try:
-        lines = io.StringIO(data[:header_end].decode("utf-8-sig"), newline="")
-        header = _Reader(path, None)._header(csv.reader(lines, skipinitialspace=True))
-        with ProcessPoolExecutor(max_workers=len(bounds) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            later = [pool.submit(_read_part, path, data[start:end], header, data.count(b"\n", 0, start))
-                     for start, end in bounds[1:]]
-            first = _read_part(path, data[header_end:bounds[0][1]], header, 1)
-            parts = [first] + [future.result() for future in later]
-    except (CohortError, UnicodeDecodeError, csv.Error, BrokenProcessPool):
-        return None
-    if any(part.problems or part.stopped_at is not None for part in parts):
-        return None
-    whole = _Reader(path, None)
-    whole.unique = parts[0].unique
-    whole.columns = {name: _Column(column.dtype.name) for name, column in parts[0].columns.items()}
-    for part in parts:
-        whole.lines.extend(part.lines.values())
-        for name, column in part.columns.items():
-            whole.columns[name].extend(column.values())
-    if whole._unique_problems():
-        return None
-    return _Table(whole.columns, [], parts[0].extra, sum(part.n for part in parts), raw.sha256.hexdigest(), None)
-
-
-@dataclass
-class _Part:
-    """What `_read_part` found in one run of lines."""
-    columns: dict[str, _Column]
-    lines: _Column
-    problems: list[Problem]
-    extra: list[str]
-    unique: list[str]
-    n: int
-    stopped_at: int | None
-
-
-def _read_part(path: Path, data: bytes, header: list[str], lines_before: int) -> _Part:
-    """Parse and validate the records in `data`, the lines after the first `lines_before` of the file."""
-    reader = _Reader(path, None, lines_before)
-    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
-    table = reader._records(csv.reader(text, skipinitialspace=True), header)
-    return _Part(table.columns, reader.lines, table.problems, table.extra, reader.unique, table.n, table.stopped_at)
 
 
 class _Column:
