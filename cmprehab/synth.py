@@ -46,8 +46,7 @@ Invented where the publications are silent (acceptance ranges in `cmprehab.fidel
 `--n` scales every count; n = 10**6 takes about a minute. The same seed and n give the same
 bytes. The file is written with a sidecar `<file>.synthetic.json` holding its SHA-256; the
 generator never overwrites a cohort or a sidecar it did not write unless `--force` is given,
-and a write interrupted at any point leaves a file it still recognises as its own (see
-`write_cohort`).
+and never leaves a file half written (see `write_cohort`).
 """
 from __future__ import annotations
 
@@ -578,8 +577,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ERROR {err}", file=sys.stderr)
             return 1
         except (Interrupted, KeyboardInterrupt) as err:
-            print(f"ERROR {err or 'interrupted'}: {args.out} is either as it was or completely replaced, "
-                  "and no temporary file was left behind", file=sys.stderr)
+            print(f"ERROR {err or 'interrupted'}: {args.out} and its sidecar are each either as they were "
+                  "or completely replaced, and no temporary file was left behind", file=sys.stderr)
             return 128 + (signal.SIGTERM if isinstance(err, Interrupted) else signal.SIGINT)
     print(f"wrote {args.out}: {len(df)} synthetic patients (seed {args.seed}), sha256 {sha256_file(args.out)[:12]}")
     return 0

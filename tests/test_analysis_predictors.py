@@ -99,7 +99,7 @@ def test_the_interval_follows_the_confidence_passed(base):
 
 
 def test_the_univariable_rrs_are_the_fidelity_reports_crude_ratios(base, committed):
-    # The same exposures and stand-in outcomes as report.fidelity (the generator's calibration).
+    # The same exposures and stand-in outcomes as analysis.calibration (the generator's calibration).
     from cmprehab.analysis import calibration
     from cmprehab.report import fidelity
     table = P.beside_published(committed).set_index("key")

@@ -100,7 +100,7 @@ class Book:
 @pytest.fixture(scope="module")
 def book() -> Book:
     """The site with its PDF, built as `make pdf` builds it, with the default data and parameters
-    (tests/default_book.py: one build shared with the other modules that read it)."""
+    (tests/books.py: one build shared with the other modules that read it)."""
     try:
         made = Book(default_book())
     except BuildFailed as failure:

@@ -1,8 +1,8 @@
 """Valid but awkward files: every table, figure and quoted value copes, in both disclosure modes.
 
 The schema allows an optional column to be entirely empty and a cohort to be small;
-a chapter must then say so in a sentence, never stop with a traceback. The book
-builds on two such files are checked in tests/test_book_html.py.
+a chapter must then say so in a sentence, never stop with a traceback. The perturbed test
+book (tests/books.py: 40 patients, empty columns, no 1-year values) is such a file, built whole.
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Parallel pre-execution (cmprehab.execute): what it caches is what the book build looks up.
 
 Small notebooks in a temporary folder, so each test takes seconds. The book-level checks
-are in the build tests: every parallel build there must report that jupyter-book took every
-notebook from the cache (tests/test_book_html.py, build_book), and a serial and a parallel
-build of the same file must write the same results (tests/test_book_confidential.py).
+are in the build tests: the default test book, built in parallel, must report that jupyter-book
+took every notebook from the cache (tests/books.py), and nbval must reproduce every output
+of the cached notebooks in fresh kernels (tests/test_fresh_execution.py).
 """
 from __future__ import annotations
 

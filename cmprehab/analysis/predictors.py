@@ -23,8 +23,8 @@ Each univariable model uses the patients with the outcome (start and 1-year valu
 predictor; the one adjusted model uses the complete cases on every predictor it holds.
 
 The predictors and their codings are this project's choices (the follow-on paper's cut-points
-where it names them, `PREDICTORS`); they are the same as `report.fidelity` uses for its
-calibration risk ratios (pain duration < 1 year vs > 5 years; severe pain NPRS >= 7).
+where it names them, `PREDICTORS`); they are the same as `analysis.calibration` uses for the
+generator's risk ratios (pain duration < 1 year vs > 5 years; severe pain NPRS >= 7).
 
 Pure functions: parameters are passed in, nothing is read from the study parameters, and no
 disclosure control is applied (the report layer does that). A model that cannot be fitted
@@ -70,11 +70,11 @@ __all__ = [
     "predictor_risk_ratios",
 ]
 
-#: "Shortest pain duration" of the follow-on paper: less than 1 year (as report.fidelity).
+#: "Shortest pain duration" of the follow-on paper: less than 1 year (as analysis.calibration).
 SHORT_PAIN_DAYS = 1 * config.DAYS_PER_YEAR
-#: Reference pain duration of the follow-on paper: more than 5 years (as report.fidelity).
+#: Reference pain duration of the follow-on paper: more than 5 years (as analysis.calibration).
 LONG_PAIN_DAYS = 5 * config.DAYS_PER_YEAR
-#: "Severe pain": NPRS at the start of 7 or more (7 = severe; as report.fidelity).
+#: "Severe pain": NPRS at the start of 7 or more (7 = severe; as analysis.calibration).
 SEVERE_NPRS = 7
 #: Steps of the continuous predictors: an RR is per this many units.
 AGE_STEP = 10.0   # years
@@ -452,7 +452,7 @@ def predictor_risk_ratios(cohort: pd.DataFrame, rules: Mapping[str, McidRule], c
 # Beside the follow-on paper
 # --------------------------------------------------------------------------
 
-#: What stands in for each published outcome (this project's assumption, as report.fidelity).
+#: What stands in for each published outcome (this project's assumption, as analysis.calibration).
 STAND_IN_OUTCOMES = {"eqvas": "reaching the MCID on EQ-VAS at 1 year",
                      "nprs": "reaching the MCID on NPRS at 1 year"}
 NOT_EXPRESSIBLE = ("the cohort has no follow-up value of the ability to reduce pain (pain_management is recorded "
