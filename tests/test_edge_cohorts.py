@@ -16,10 +16,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from cmprehab.instruments import INSTRUMENTS, TIMEPOINTS  # noqa: E402
-from cmprehab import config, params  # noqa: E402
-from cmprehab.data import targets  # noqa: E402
+from cmprehab import params  # noqa: E402
 from cmprehab.report import audit as reproduction  # noqa: E402
-from cmprehab.report import disclosure, figures, follow_up, results, sensitivity, tables, who_benefits  # noqa: E402
+from cmprehab.report import figures, follow_up, results, sensitivity, tables, who_benefits  # noqa: E402
 
 OUTCOME_COLUMNS = [f"{stem}_{time}" for stem in INSTRUMENTS for time in TIMEPOINTS]
 RESULT_PAGES = [results.overview, results.aims, results.methods, results.baseline, results.interventions,
