@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from statistics import NormalDist
 
 import numpy as np
@@ -259,6 +260,23 @@ def test_wilcoxon_matches_scipy_with_ties_zeros_and_missing():
     ranks = scipy_stats.rankdata(np.abs(nz))
     assert res.rank_biserial == pytest.approx((ranks[nz > 0].sum() - ranks[nz < 0].sum()) / ranks.sum())
     assert res.rank_biserial < 0  # later values are mostly lower
+
+
+@pytest.mark.parametrize("zero_method", ["wilcox", "pratt"])
+@pytest.mark.parametrize("differences", [
+    [0, 3],                                      # one nonzero difference and a zero
+    [1, 1, -1, 2, 0, 0, 3],                      # ties and zeros
+    [-2.5, 2.5, 5, -5, 1, 1, 1, 0.5, 7, 0],
+    [1, -1, 2, -2, 3, -3, 4, 4, 5, 6, 6, 7, -8],  # 13 tied: the largest permuted sample
+    [1, 2, -3, 4, 5, 6, 7],                      # no tie, no zero: scipy's exact distribution
+    [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 0],  # 14: the normal approximation
+])
+def test_the_signed_rank_test_is_scipys(differences, zero_method):
+    """The same W and p as scipy.stats.wilcoxon(method="auto"), its permutation test included."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        expected = scipy_stats.wilcoxon(differences, zero_method=zero_method, method="auto")
+    assert S.signed_rank_test(differences, zero_method) == (expected.statistic, expected.pvalue)
 
 
 def test_wilcoxon_all_differences_zero():

@@ -11,7 +11,6 @@ every `iv_*` column, so a gap means the frame did not come from the validated lo
 from __future__ import annotations
 
 import math
-import warnings
 
 import pandas as pd
 

@@ -16,7 +16,6 @@ values. No disclosure control is applied here.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -25,7 +24,7 @@ from scipy import stats as scipy_stats
 
 from ..instruments import INSTRUMENTS, LATER, TIMEPOINTS
 from ..instruments import stems as instrument_stems
-from .stats import hodges_lehmann, improvement, median_iqr, wilcoxon_change
+from .stats import hodges_lehmann, improvement, median_iqr, signed_rank_test, wilcoxon_change
 
 __all__ = ["COMPLETE", "MEASURED", "PAIRED_COLUMNS", "paired_change", "trajectories"]
 
@@ -70,11 +69,7 @@ def _pratt_p(differences: np.ndarray) -> float:
     """Two-sided signed-rank p-value with Pratt's zero handling (zeros ranked, then dropped)."""
     if np.count_nonzero(differences) == 0:
         return math.nan
-    with warnings.catch_warnings():
-        # scipy notes that the exact distribution is unavailable with zeros and uses the normal one.
-        warnings.simplefilter("ignore", UserWarning)
-        return float(scipy_stats.wilcoxon(differences, zero_method="pratt", alternative="two-sided",
-                                          method="auto").pvalue)
+    return signed_rank_test(differences, "pratt")[1]
 
 
 def paired_change(cohort: pd.DataFrame, confidence: float, *, stems: Iterable[str] | None = None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -36,6 +37,7 @@ __all__ = [
     "proportion_of",
     "release_fit",
     "round_half_up",
+    "signed_rank_test",
     "wilcoxon_change",
     "wilson_ci",
     "LARGE_FIT_ROWS",
@@ -214,6 +216,41 @@ def rank_biserial(differences) -> float:
     return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
 
 
+#: scipy.stats.wilcoxon(method="auto") tests up to this many tied or zero differences against
+#: the exact sign-flip distribution (2**13 patterns, within its 9999 resamples).
+PERMUTATION_MAX_N = 13
+
+
+def signed_rank_test(differences, zero_method: str) -> tuple[float, float]:
+    """(W, two-sided p) of scipy.stats.wilcoxon(differences, zero_method, method="auto").
+
+    Where scipy would run its exact permutation test (at most 13 differences, with ties or
+    zeros), the same test runs here with the statistic computed on all 2**n sign patterns at once:
+    scipy evaluates it one pattern at a time, 13 s for the pages of a 20-patient cohort.
+    The p-value is the same (the sums of midranks are exact in floating point).
+    """
+    d = np.asarray(differences, dtype=float)
+    nonzero = d[d != 0]
+    tied = np.unique(np.abs(nonzero)).size < nonzero.size
+    permuted = d.size <= PERMUTATION_MAX_N and (tied or nonzero.size < d.size)
+    with warnings.catch_warnings():
+        # scipy notes that the exact distribution is unavailable with zeros and uses the normal one.
+        warnings.simplefilter("ignore", UserWarning)
+        result = _scipy_stats.wilcoxon(d, zero_method=zero_method, alternative="two-sided",
+                                       method="asymptotic" if permuted else "auto")
+    if not permuted:
+        return float(result.statistic), float(result.pvalue)
+    # Flipping signs leaves |d| and so the ranks unchanged. A zero adds nothing to the positive ranks; it
+    # is ranked with the others (pratt) or not (wilcox).
+    ranks = _scipy_stats.rankdata(np.abs(d))
+    if zero_method == "wilcox":
+        ranks[d != 0] = _scipy_stats.rankdata(np.abs(nonzero))
+    p = _scipy_stats.permutation_test((d,), lambda x, axis: (ranks * (x > 0)).sum(axis=axis),
+                                      permutation_type="samples", vectorized=True, n_resamples=np.inf,
+                                      alternative="two-sided").pvalue
+    return float(result.statistic), float(p)
+
+
 def wilcoxon_change(start, later) -> WilcoxonResult:
     """Two-sided paired Wilcoxon signed-rank test on the complete pairs.
 
@@ -236,8 +273,7 @@ def wilcoxon_change(start, later) -> WilcoxonResult:
 
     statistic = p_value = math.nan
     if n_nonzero > 0:
-        res = _scipy_stats.wilcoxon(diff, zero_method="wilcox", alternative="two-sided", method="auto")
-        statistic, p_value = float(res.statistic), float(res.pvalue)
+        statistic, p_value = signed_rank_test(diff, "wilcox")
     return WilcoxonResult(
         n_pairs=int(len(pairs)),
         n_nonzero=n_nonzero,
