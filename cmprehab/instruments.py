@@ -3,8 +3,8 @@
 The schema's column rules, the generator's scales, the analysis (which direction is
 an improvement), the figures' axes, the Methods page's words and its citations all
 read these records, so an instrument is described in one place only. The MCID a
-report applies is a study parameter (`cmprehab.params`); the record holds its
-default and the literature behind it.
+report applies is a study parameter (`params.yml`); the record holds the thresholds
+reported in the literature, which say where an MCID of a given size comes from.
 """
 from __future__ import annotations
 
@@ -45,10 +45,17 @@ class Instrument:
     lo_means: str             # what the scale minimum means
     hi_means: str             # what the scale maximum means
     cite: str | None          # citation key of the instrument (references.bib)
-    default_mcid: float       # improvement that counts as clinically important, by default
-    mcid_basis: str           # where the default comes from, in words (its citation follows)
-    mcid_cite: str | None     # citation key of that source (None: this project's assumption)
     literature: tuple[LiteratureMcid, ...] = ()  # thresholds reported elsewhere, for sensitivity
+
+    def mcid_basis(self, threshold: float, definition: str) -> tuple[str, str | None]:
+        """Where an MCID of this size comes from, in words, and its citation key: the reported
+        threshold it equals, else this project's assumption (the MCID itself is a study parameter)."""
+        for reported in self.literature:
+            if (reported.value, reported.definition) == (threshold, definition):
+                return reported.source, reported.cite
+        if any(reported.definition != "sd" for reported in self.literature):
+            return "this project's assumption", None
+        return f"this project's assumption, as no MCID of the {self.short} has been published", None
 
     @property
     def direction(self) -> int:
@@ -77,8 +84,7 @@ class Instrument:
 
 INSTRUMENTS: dict[str, Instrument] = {i.stem: i for i in (
     Instrument("nprs", "NPRS", "Numeric Pain Rating Scale", "Pain", 0, 10, "points", 0, False,
-               "no pain", "worst imaginable pain", None, 2.0,
-               'the change that patients with chronic pain rated "much improved"', "farrar2001",
+               "no pain", "worst imaginable pain", None,
                (LiteratureMcid(1, "absolute", "Salaffi et al. 2004: minimal improvement", "salaffi2004"),
                 LiteratureMcid(2, "absolute", "Farrar et al. 2001, Salaffi et al. 2004, Ostelo et al. 2008: "
                                               "much improved", "farrar2001"),
@@ -88,13 +94,11 @@ INSTRUMENTS: dict[str, Instrument] = {i.stem: i for i in (
                 LiteratureMcid(50, "percent", "IMMPACT (Dworkin et al. 2008): substantial improvement",
                                "dworkin2008"))),
     Instrument("dri", "DRI", "Disability Rating Index, the mean of 12 visual analogue scales", "Disability", 0, 100, "mm", 1, False,
-               "no difficulty", "cannot do at all", "salen1994", 10.0,
-               "this project's assumption, as no MCID of the DRI has been published", None,
+               "no difficulty", "cannot do at all", "salen1994",
                (LiteratureMcid(0.5, "sd", "half the baseline SD (distribution-based; no published MCID of the "
                                           "DRI)", "norman2003"),)),
     Instrument("eqvas", "EQ-VAS", "EQ-5D visual analogue scale", "Overall health", 0, 100, "mm", 0, True,
-               "worst imaginable health", "best imaginable health", "euroqol1990", 10.0,
-               "the upper end of the 7 to 10 points reported as important", "pickard2007",
+               "worst imaginable health", "best imaginable health", "euroqol1990",
                (LiteratureMcid(7, "absolute", "Pickard et al. 2007: lower end of the important change",
                                "pickard2007"),
                 LiteratureMcid(8, "absolute", "Zanini et al. 2015 (COPD rehabilitation)", "zanini2015"),

@@ -142,17 +142,6 @@ class Change:
     default: object
 
 
-#: The project's defaults: each instrument's default MCID, 95 % intervals, k = 5, at least 20 patients.
-DEFAULTS = Params(
-    mcid={stem: McidRule(threshold=i.default_mcid) for stem, i in INSTRUMENTS.items()},
-    confidence=0.95,
-    follow_up=FollowUp(smd_flag=0.1, ipw_covariates=["age", "sex", "pain_duration_days", "anxiety_depression",
-                                                     "n_sessions"]),
-    predictors=Predictors(adjusted_for=[key for key in PREDICTOR_KEYS if key != "physically_active"]),
-    disclosure=Disclosure(k=5, min_patients=20),
-)
-
-
 def _show(value) -> str:
     if isinstance(value, list):
         return ", ".join(map(str, value))
@@ -231,6 +220,11 @@ def load(path: Path | str | None = None, overrides: str | None = None) -> Params
             _set(tree, name, value, f"${SET_ENV_VAR}")
         where += f" with ${SET_ENV_VAR}={overrides.strip()!r}"
     return _validated(tree, where)
+
+
+#: The project's defaults: the committed params.yml, their only home. A build's banner and its
+#: Provenance page name each value that PARAMS or SET changes from them.
+DEFAULTS = load(DEFAULT_FILE, overrides="")
 
 
 def to_json(params: Params) -> str:

@@ -8,18 +8,24 @@ import yaml
 
 from cmprehab import params
 from cmprehab.instruments import INSTRUMENTS
+from cmprehab.report import results
 
 
-def test_the_committed_file_holds_the_defaults():
-    """params.yml documents the defaults; a reader's edit then shows up as a change."""
-    assert params.load(params.DEFAULT_FILE, overrides="") == params.DEFAULTS
-    assert params.DEFAULTS.describe_changes() == ""
-
-
-def test_the_default_mcid_is_each_instruments_own():
-    for stem, instrument in INSTRUMENTS.items():
-        assert params.DEFAULTS.mcid[stem].threshold == instrument.default_mcid
-        assert params.DEFAULTS.mcid[stem].definition == "absolute"
+@pytest.mark.parametrize("stem, rule, source, cite", [
+    ("nprs", "threshold=2", "much improved", "farrar2001"),
+    ("nprs", "threshold=30 definition=percent", "much improved", "farrar2001"),
+    ("nprs", "threshold=3", "this project's assumption", None),
+    ("dri", "threshold=10", "no MCID of the DRI has been published", None),
+    ("eqvas", "threshold=7", "lower end", "pickard2007"),
+])
+def test_an_mcid_names_the_source_of_its_size(stem, rule, source, cite):
+    """The basis follows the threshold in force, not a default kept beside params.yml."""
+    chosen = params.load(overrides=" ".join(f"mcid.{stem}.{pair}" for pair in rule.split()))
+    text, key = INSTRUMENTS[stem].mcid_basis(chosen.mcid[stem].threshold, chosen.mcid[stem].definition)
+    assert source in text and key == cite
+    said = results.mcid_rule_markdown(stem, chosen)
+    assert source in said and (f"`{cite}`" in said if cite else "{cite" not in said)
+    assert ("set in this build's study parameters" in said) == (chosen.mcid[stem] != params.DEFAULTS.mcid[stem])
 
 
 def test_single_values_change_by_their_dotted_names():

@@ -33,7 +33,8 @@ def assumptions(params: Params | None = None) -> pd.DataFrame:
     """What this project assumed: the MCID in force (study parameters) and the unpublished targets."""
     params = params or study.current()
     rows = [{"what": f"MCID, {instrument.short}", "value": params.mcid[stem].describe(instrument.unit),
-             "where": f"params.yml (mcid.{stem})", "basis": instrument.mcid_basis}
+             "where": f"params.yml (mcid.{stem})",
+             "basis": instrument.mcid_basis(params.mcid[stem].threshold, params.mcid[stem].definition)[0]}
             for stem, instrument in INSTRUMENTS.items()]
     targets = load_targets()
     rows += [{"what": t.label, "value": f"{t.value:g}", "where": f"data/published.csv ({t.key})",

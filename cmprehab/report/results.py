@@ -267,15 +267,14 @@ def mcid_rule_markdown(stem: str, params) -> str:
     """The MCID in force, in words, with where it comes from and its citation (MyST), e.g.
     'a decrease of at least 2 points: the change rated "much improved" ... {cite:p}`farrar2001`'."""
     instrument, rule, default = INSTRUMENTS[stem], params.mcid[stem], study.DEFAULTS.mcid[stem]
-    cite = f" {{cite:p}}`{instrument.mcid_cite}`" if instrument.mcid_cite else ""
-    basis = f"{instrument.mcid_basis}{cite}"
+    source, key = instrument.mcid_basis(rule.threshold, rule.definition)
+    basis = f"{source} {{cite:p}}`{key}`" if key else source
     amount = (f"{rule.threshold:g} % of the start value" if rule.definition == "percent"
               else rule.describe(instrument.unit))
     said = f"a{'n' if instrument.improvement[0] in 'aeiou' else ''} {instrument.improvement} of at least {amount}"
     if rule == default:
-        return f"{said}: {basis}"
-    return (f"{said}, **set in this build's study parameters**; the default, {default.describe(instrument.unit)}, "
-            f"is {basis}")
+        return f"{said} ({basis})"
+    return f"{said} ({basis}), **set in this build's study parameters** (default {default.describe(instrument.unit)})"
 
 
 def baseline(cohort: pd.DataFrame) -> dict[str, Result]:

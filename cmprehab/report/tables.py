@@ -218,9 +218,9 @@ def outcome_measures(params: Params | None = None) -> pd.DataFrame:
     rows = []
     for stem, instrument in INSTRUMENTS.items():
         rule, default = params.mcid[stem], study.DEFAULTS.mcid[stem]
-        basis = (instrument.mcid_basis if rule == default else
-                 f"set by this build's study parameters (default {default.describe(instrument.unit)}: "
-                 f"{instrument.mcid_basis})")
+        basis = instrument.mcid_basis(rule.threshold, rule.definition)[0]
+        if rule != default:
+            basis += f"; set by this build's study parameters (default {default.describe(instrument.unit)})"
         rows.append({"measure": instrument.label, "scale": instrument.scale, "better": instrument.better,
                      "MCID (improvement of at least)": rule.describe(instrument.unit), "MCID basis": basis})
     return pd.DataFrame(rows)
