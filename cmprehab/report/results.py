@@ -463,8 +463,7 @@ def _share_range(page: Page, name: str, table: pd.DataFrame, source: str, unpubl
 
 def follow_up(cohort: pd.DataFrame) -> dict[str, Result]:
     """The follow-up chapter: flow, attrition, the 1-year share under four ways of counting the lost."""
-
-    page, policy = Page(cohort, follow_up), disclosure.policy(cohort)
+    page = Page(cohort, follow_up)
     params = study.current()
     page.count("n_patients", len(cohort), "len(cohort)")
     flow = follow_up_report.flow(cohort).set_index("stem").loc["any"]
