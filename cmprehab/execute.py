@@ -7,6 +7,15 @@ timeout of `_config.yml`), and this process stores each result with
 `cache.cache_notebook_bundle`, as myst-nb does. jupyter-cache keys a notebook on its code
 cells and kernelspec, so `jupyter-book build` then finds every notebook cached and only
 renders; `cached_records()` before and after lets the build check that it did.
+
+Why not jupyter-cache's own parallel executor (`jcache project execute --executor
+local-parallel`, `JupyterExecutorLocalMproc` in jupyter_cache/executors/basic.py, 1.0): it
+runs `multiprocessing.Pool()` with one process per core, forked from the build (which has just
+loaded the cohort: 10^6 rows copied into each worker), that cannot be sized by `--jobs`; every
+worker writes its bundle into the one SQLite cache file at the same time; each kernel keeps a
+numerical thread pool of every core (a model fit of 10^6 patients ran 2.4 times slower); and
+`pool.map` runs every notebook after the first has failed. The notebooks run and are cached with
+jupyter-cache's own functions here, so the cache is the same one.
 """
 from __future__ import annotations
 
