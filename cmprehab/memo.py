@@ -15,6 +15,12 @@ and arguments. A kernel that needs a result another kernel is computing waits fo
 lock) instead of computing it again. Locks nest only as the functions call each other (the
 fidelity report calls the audit, never the reverse), so two kernels cannot wait for each other.
 The folder goes with the copy when the build ends; it holds aggregates only, never a patient's row.
+
+What the sharing buys, measured (2026-12-06, 2 cores, the book on 10^6 generated patients, the
+same results.json either way): 164 s and 2.9 GB for all processes with it, 195 s and 3.7 GB
+with each kernel computing its own (2.4 and 2.9 times the 67 s default build; the goals are
+3 times and 4 GB). No library does this: joblib.Memory and diskcache key on a hash of the whole
+cohort (seconds at 10^6 rows, in every kernel) and let two kernels compute the same result at once.
 """
 from __future__ import annotations
 
