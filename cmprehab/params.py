@@ -49,7 +49,9 @@ class McidRule(_Strict):
         return self
 
     def describe(self, unit: str) -> str:
-        return f"{self.threshold:g} %" if self.definition == "percent" else f"{self.threshold:g} {unit}"
+        if self.definition == "percent":
+            return f"{self.threshold:g} %"
+        return f"{self.threshold:g} {unit.removesuffix('s') if self.threshold == 1 else unit}"  # 1 point
 
 
 class Disclosure(_Strict):

@@ -399,7 +399,7 @@ def test_a_changed_mcid_reaches_the_audit_with_its_reason(perturbed_site):
     without a build: tests/test_published.py.)"""
     discharge = audit_rows(perturbed_site)["NPRS: reached MCID at discharge, %"]
     assert discharge["status"] == reproduction.STATUS_DIFF
-    assert "mcid.nprs" in discharge["note"] and "1 points" in discharge["note"]
+    assert "mcid.nprs" in discharge["note"] and "1 point " in discharge["note"]
 
 
 def test_a_changed_mcid_is_named_on_every_page_and_in_the_methods(perturbed_site, default_site):
@@ -408,11 +408,12 @@ def test_a_changed_mcid_is_named_on_every_page_and_in_the_methods(perturbed_site
         assert banners and "mcid.nprs.threshold = 1 (default 2)" in text_of(banners[0]), path.name
     assert "Study parameters changed" not in default_site.page("00_overview").text
     methods = perturbed_site.page("02_methods").text
-    assert "a decrease of at least 1 points, set in this build's study parameters" in methods
+    assert ("a decrease of at least 1 point (Salaffi et al. 2004: minimal improvement" in methods
+            and "set in this build's study parameters (default 2 points)" in methods)
     provenance_rows = perturbed_site.page("12_provenance").table("tbl-parameters")["rows"]
     assert ["mcid.nprs.threshold", "1", "2", "yes"] in provenance_rows
 
 
 def test_a_changed_mcid_changes_the_threshold_the_outcomes_page_states(perturbed_site, default_site):
     changed, default = dict(glued(perturbed_site, "05_outcomes")), dict(glued(default_site, "05_outcomes"))
-    assert changed["threshold_nprs"] == "1 points" and default["threshold_nprs"] == "2 points"
+    assert changed["threshold_nprs"] == "1 point" and default["threshold_nprs"] == "2 points"

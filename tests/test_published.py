@@ -177,7 +177,7 @@ def test_a_changed_mcid_differs_in_the_audit_with_its_reason_and_nothing_else_do
     result = reproduction.audit(default_cohort).set_index("key")
     assert list(result.index[result["status"] == reproduction.STATUS_DIFF]) == ["nprs_mcid_discharge_pct"]
     note = result.loc["nprs_mcid_discharge_pct", "note"]
-    assert "mcid.nprs" in note and "1 points" in note
+    assert "mcid.nprs" in note and "1 point " in note
 
 
 def test_compute_rejects_an_unknown_statistic(derived):
