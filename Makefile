@@ -43,6 +43,10 @@ endif
 ifdef SET
 export CMPREHAB_SET := $(SET)
 endif
+# disclosure.k or disclosure.min_patients below the defaults on real data: ALLOW_WEAKER_DISCLOSURE=yes.
+ifdef ALLOW_WEAKER_DISCLOSURE
+export CMPREHAB_ALLOW_WEAKER_DISCLOSURE := $(ALLOW_WEAKER_DISCLOSURE)
+endif
 
 .PHONY: venv vendor system-deps book pdf test test-fast bench clean distclean
 

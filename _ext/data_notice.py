@@ -11,7 +11,10 @@ every page (also in print):
     </div>
 
 For any other file the notice says the data are confidential. It never names the
-file: a name may itself be confidential, and is not safe to paste into a page.
+file: a name may itself be confidential, and is not safe to paste into a page. When
+disclosure control is below the defaults (the author acknowledged it with
+$CMPREHAB_ALLOW_WEAKER_DISCLOSURE=yes, else the build refuses), the notice opens with that,
+in bold: "Disclosure control weakened: k = 3 (default 5)."
 """
 from __future__ import annotations
 
@@ -53,12 +56,24 @@ def params_text() -> str:
     return f"Study parameters changed from the defaults: {changes}." if changes else ""
 
 
+def weakened_text(fingerprint) -> str:
+    """'' unless real data are shown with disclosure control below the defaults, else a sentence
+    stating the lowered values (on synthetic data no disclosure control applies)."""
+    from cmprehab import params
+
+    weakened = "" if fingerprint.synthetic else params.describe_weakened_disclosure(params.current())
+    return (f"{weakened[0].upper()}{weakened[1:]}, at the author's request "
+            f"({params.ALLOW_WEAKER_ENV_VAR}=yes).") if weakened else ""
+
+
 def notice_html(fingerprint) -> str:
     kind = "synthetic" if fingerprint.synthetic else "confidential"
     changed = params_text()
+    weakened = weakened_text(fingerprint)
     return (f'<div class="data-notice data-notice--{kind}" role="note" '
             f'data-sha256="{fingerprint.sha256}">'
-            f'{html.escape(notice_text(fingerprint))} '
+            + (f'<strong class="data-notice__weakened">{html.escape(weakened)}</strong> ' if weakened else "")
+            + f'{html.escape(notice_text(fingerprint))} '
             f'<span class="data-notice__hash">data SHA-256 '
             # The theme's code colour is unreadable on the dark banner; inherit the text colour.
             f'<code style="color: inherit; background: transparent;">{fingerprint.short}</code></span>'

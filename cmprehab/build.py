@@ -49,7 +49,7 @@ from . import config
 from . import execute
 from . import params as study
 from .data.cohort import CohortError, file_sha256, load_cohort, save_validated
-from .provenance import sidecar_path
+from .provenance import data_fingerprint, sidecar_path
 
 #: Where the build keeps the validated cohort for its kernels (removed when the build ends).
 VALIDATED_DIR = ".cohort"
@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     data = config.cohort_path()  # absolute: resolved once, against this process's working directory
 
     try:  # bad parameters or a bad file stop here, with a report, before anything is written
-        params_json = study.to_json(study.load())
+        chosen = study.load()
+        params_json = study.to_json(chosen)
     except study.ParamsError as err:
         print(f"cmprehab.build: the study parameters cannot be used; nothing was built.\n{err}", file=sys.stderr)
         return 1
@@ -145,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         digest = file_sha256(data)
     except CohortError as err:
         print(f"{unusable}{err}", file=sys.stderr)
+        return 1
+    try:  # checked before the stamp: an unchanged site must not stand for a refused build either
+        study.refuse_weaker_disclosure(chosen, data_fingerprint(data, sha256=digest).synthetic)
+    except study.ParamsError as err:
+        print(f"cmprehab.build: the study parameters cannot be used on this cohort; nothing was built.\n{err}",
+              file=sys.stderr)
         return 1
     new = make_stamp(stamp_inputs(data, digest, params_json))
     old = read_stamp(stamp_file)

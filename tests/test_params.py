@@ -50,25 +50,31 @@ def test_another_file_replaces_the_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, words", [
-    ("mcid.nprs.threshold=-1", ["mcid.nprs.threshold", "greater than 0", "-1"]),
+    ("mcid.nprs.threshold=-1", ["mcid.nprs.threshold (in $CMPREHAB_SET)", "greater than 0"]),
     ("mcid.nprs.threshold=150 mcid.nprs.definition=percent", ["mcid.nprs", "at most 100"]),
     ("mcid.nprs.definition=relative", ["mcid.nprs.definition", "'absolute' or 'percent'"]),
     ("confidence=1.5", ["confidence", "less than 1"]),
     ("mcid.vas.threshold=3", ["'mcid.vas.threshold' is not a parameter"]),
-    ("threshold", ["not of the form name=value"]),
-    ("follow_up.ipw_covariates=[age,patient_id]", ["follow_up.ipw_covariates.1", "patient_id"]),
+    ("threshold", ["item 1 is not of the form name=value"]),
+    ("confidence=0.9 threshold", ["item 2 is not of the form name=value"]),
+    ("follow_up.ipw_covariates=[age,patient_id]", ["follow_up.ipw_covariates.1", "'age', 'sex'"]),
     ("disclosure.k=0", ["disclosure.k", "greater than or equal to 1"]),
 ])
 def test_a_bad_value_is_named_with_its_rule(overrides, words):
+    """Named, with the rule it breaks, but not shown (tests/test_params_safety.py: what a value may hold)."""
     with pytest.raises(params.ParamsError) as caught:
         params.load(overrides=overrides)
     for word in words:
         assert word in str(caught.value), str(caught.value)
+    assert "given" not in str(caught.value) and "-1" not in str(caught.value)
 
 
 @pytest.mark.parametrize("content, words", [
-    ("mcid: [1, 2\n", ["not valid YAML"]),
-    ("- 1\n- 2\n", ["expected the parameters as named values"]),
+    ("mcid: [1, 2\n", ["line 2, column 1: not valid YAML (while parsing a flow sequence, expected ',' or ']'"]),
+    ("- 1\n- 2\n", ["line 1: expected the parameters as named values", "found a list of 2 items"]),
+    ("", ["expected the parameters as named values", "found nothing (an empty file?)"]),
+    ("mcid: {}\nmcid: {}\n", ["line 2, column 1: mcid is given twice (first on line 1); keep one"]),
+    ("mcid:\n  1: x\n", ["line 2, column 3: a key that is not a name"]),
     ("confidence: 0.95\n", ["mcid", "Field required"]),
     (None, ["cannot read the study parameters"]),
 ])
@@ -84,12 +90,17 @@ def test_a_bad_file_is_named_with_its_problem(tmp_path, content, words):
 
 
 def test_an_unknown_key_in_a_file_is_refused(tmp_path):
+    """Named by its line and a suggestion, not shown: a key the parameters do not know may be anything."""
     tree = params.DEFAULTS.model_dump()
     tree["mcid"]["nprs"]["treshold"] = 3
     path = tmp_path / "params.yml"
     path.write_text(yaml.safe_dump(tree), encoding="utf-8")
-    with pytest.raises(params.ParamsError, match="mcid.nprs.treshold"):
+    line = path.read_text(encoding="utf-8").splitlines().index("    treshold: 3") + 1
+    with pytest.raises(params.ParamsError) as caught:
         params.load(path, overrides="")
+    assert (f"  - mcid.nprs.(unknown name) (line {line}): Extra inputs are not permitted (did you mean threshold?)"
+            in str(caught.value)), str(caught.value)
+    assert "treshold" not in str(caught.value)
 
 
 def test_a_build_hands_its_parameters_on_resolved(monkeypatch, tmp_path):

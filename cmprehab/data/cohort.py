@@ -124,6 +124,7 @@ def load_cohort(path: str | Path | None = None, show_values: bool | None = None)
     path = Path(path).expanduser() if path else config.cohort_path()
     validated = _validated_copy(path)
     if validated is not None:
+        _refuse_weaker_disclosure(path, validated.attrs["fingerprint"].synthetic)
         return validated
     fd = _open_regular_file(path)
     try:
@@ -132,6 +133,7 @@ def load_cohort(path: str | Path | None = None, show_values: bool | None = None)
         os.close(fd)
     fingerprint = provenance.data_fingerprint(path, sha256=table.sha256)
     _check_build_digest(path, table.sha256)
+    _refuse_weaker_disclosure(path, fingerprint.synthetic)  # before min_patients is applied
     if table.extra:
         warnings.warn(f"unknown column(s) ignored: {', '.join(table.extra)}", CohortWarning, stacklevel=2)
     problems = table.problems
@@ -147,6 +149,14 @@ def load_cohort(path: str | Path | None = None, show_values: bool | None = None)
     cohort = _finalise(table.columns)
     cohort.attrs["fingerprint"] = fingerprint
     return cohort
+
+
+def _refuse_weaker_disclosure(path: Path, synthetic: bool) -> None:
+    """Disclosure control below the defaults on real data only with the author's acknowledgement."""
+    try:
+        study.refuse_weaker_disclosure(study.current(), synthetic)
+    except study.ParamsError as err:
+        raise CohortError(f"{path}: {err}") from None
 
 
 # --------------------------------------------------------------------------
