@@ -31,10 +31,12 @@ SYSTEM_PACKAGES := chromium fontconfig poppler-utils
 # The whole book as one PDF: _build/pdf/$(PDF_NAME), linked from every page of the site.
 PDF_NAME := cmprehab-book.pdf
 
-# A relative CMPREHAB_DATA names a file relative to where make runs; the notebook
-# kernels run in chapters/, so every recipe gets it absolute.
+# CMPREHAB_DATA goes to every recipe as typed, letter for letter: make's abspath would split a
+# name with spaces into words, and make would expand a `$` in one given on the command line.
+# A relative name is resolved by Python, against the folder make runs in (the build resolves
+# it once and hands the notebook kernels, which run in chapters/, the absolute path).
 ifdef CMPREHAB_DATA
-export CMPREHAB_DATA := $(abspath $(CMPREHAB_DATA))
+override export CMPREHAB_DATA := $(value CMPREHAB_DATA)
 endif
 # Study parameters (params.yml): another file with PARAMS=..., single values with SET="name=value ...".
 ifdef PARAMS

@@ -20,9 +20,28 @@ What this wrapper guarantees, beyond ``jupyter-book build``:
   and Sphinx's doctrees) is dropped first; a failed build drops them again and puts
   the previous site back. The stamp is written only after a success.
 * **The file is parsed and validated once per build**, here; the kernels load the
-  validated copy (``_build/.cohort/<sha256>.pickle``, named in $CMPREHAB_VALIDATED_COHORT)
-  after checking that the file still has that digest. It holds patient rows, so it is
-  removed when the build ends, whether it succeeded or not.
+  validated copy (``<sha256>.pickle``, named in $CMPREHAB_VALIDATED_COHORT) after checking
+  that the file still has that digest. It holds patient rows, so it is kept outside the
+  project, in a folder of the build's own (``tempfile.mkdtemp``: mode 0700, in $TMPDIR or
+  /tmp; `cmprehab.memo` keeps the kernels' shared results there too), removed when the build
+  ends, whether it succeeded or not. Its path (not its content) is recorded in
+  ``_build/.private-folder``, so the next build removes it if this one was killed.
+* **One build at a time per output folder.** A build holds a lock on ``_build/.build.lock``
+  (`fcntl.flock`; jupyter-book inherits it, and the kernel releases it when both have ended,
+  killed or not) and writes its pid there. A second build says "a build is running (pid N)"
+  and exits 2, having changed nothing.
+* **A killed build loses no site.** While a build runs, the last good site waits in
+  ``_build/html.previous`` (``_build/html`` is the site being built, or missing until
+  jupyter-book starts writing it). A build that fails puts it back; one killed outright (SIGKILL,
+  power loss) cannot, so every build first undoes what a killed one left, before anything else:
+  it puts ``html.previous`` back as ``html`` (with the stamps removed: they were the killed
+  build's), and removes the killed build's private folder. A site is discarded by renaming it
+  first (``html.discarded-*``), so no name ever holds half a site. A first build killed midway
+  leaves a partial ``_build/html`` and no stamp; the next build replaces it.
+* **An unwritable ``_build`` changes nothing.** It is checked (a file created and removed)
+  before anything is deleted; a read-only or full disk gets a message saying so. A full disk
+  when writing the validated copy or a stamp fails the build with a message, and the previous
+  site stays (or is put back).
 * **Nothing to do, nothing done.** When the inputs and every source the site is made of
   (`site_sources`) are those of the last successful build and its site is in place, the
   build says so and stops; ``--force`` renders it again.
@@ -36,26 +55,38 @@ What this wrapper guarantees, beyond ``jupyter-book build``:
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from . import config
 from . import execute
 from . import params as study
 from .data.cohort import CohortError, file_sha256, load_cohort, save_validated
+from .files import write_atomically
 from .provenance import data_fingerprint, sidecar_path
 
-#: Where the build keeps the validated cohort for its kernels (removed when the build ends).
-VALIDATED_DIR = ".cohort"
-#: Folders under _build/ that hold executed results (and may hold another dataset's numbers), and
-#: the validated copy, in case a build was killed before it could remove it.
-EXECUTION_STATE = (".jupyter_cache", "jupyter_execute", ".doctrees", VALIDATED_DIR)
+#: Where builds before the private folder kept the validated copy (removed if one left it).
+LEGACY_VALIDATED_DIR = ".cohort"
+#: Folders under _build/ that hold executed results (and may hold another dataset's numbers).
+EXECUTION_STATE = (".jupyter_cache", "jupyter_execute", ".doctrees")
+#: Under _build/: the lock of the build that runs (it holds that build's pid), the stamps of the
+#: last successful build, and the path of the running (or killed) build's private folder.
+LOCK_FILE, STAMP_FILE, SITE_STAMP_FILE = ".build.lock", ".build-stamp", ".site-stamp"
+PRIVATE_RECORD = ".private-folder"
+#: Name of a build's private temporary folder (the validated copy and the kernels' shared results).
+PRIVATE_PREFIX = "cmprehab-build-"
+#: The site being built, the last good one while it is, and one being deleted (renamed first).
+SITE, PREVIOUS_SITE, DISCARDED_PREFIX = "html", "html.previous", "html.discarded-"
 #: What `make pdf` made from those results (the single page and its PDF): another dataset's
 #: numbers once the results are dropped, so they go with them.
 PRINTED_FROM_RESULTS = ("singlehtml", "pdf")
@@ -115,7 +146,170 @@ def read_stamp(stamp_file: Path) -> dict | None:
         return None
 
 
+def write_stamp(stamp_file: Path, stamp: dict) -> None:
+    write_atomically(stamp_file, lambda out: out.write(json.dumps(stamp, indent=1, sort_keys=True) + "\n"))
+
+
+class BuildDirError(Exception):
+    """The output's _build/ cannot be used now (another build runs, or it cannot be written);
+    nothing was changed. `exit_code` is what the build exits with."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class BuildDirLock:
+    """One build at a time per output folder: an exclusive `flock` on ``_build/.build.lock``.
+
+    The lock belongs to the open file, so the kernel releases it when the build and every
+    process it handed the file to (jupyter-book) have ended, however they end.
+    """
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+
+    def claim(self, build_dir: Path) -> None:
+        """Lock `build_dir` (created if need be), check it can be written, and undo what a killed
+        build left (`recover`). Raises BuildDirError, having changed nothing, if it cannot."""
+        if self.fd is not None:
+            return
+        try:
+            build_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(build_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise unwritable(build_dir, err) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise BuildDirError(running_message(build_dir, holder), exit_code=2) from None
+        self.fd = fd
+        check_writable(build_dir)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as err:
+            raise unwritable(build_dir, err) from None
+        try:
+            recover(build_dir)
+        except OSError as err:
+            raise BuildDirError(f"cannot undo what a killed build left in {build_dir} ({err.strerror or err}); "
+                                "nothing was built") from None
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def running_message(build_dir: Path, holder: str) -> str:
+    pid = int(holder) if holder.isdigit() else None
+    if pid is None:
+        who = "pid not yet recorded"
+    elif pid_running(pid):
+        who = f"pid {pid}"
+    else:  # killed; the jupyter-book it started still holds the lock
+        who = f"pid {pid}, which has ended; the jupyter-book it started is still finishing"
+    return (f"a build is running in {build_dir} ({who}); nothing was done. One build at a time per output "
+            "folder: wait for it to end, or build into another folder with --output")
+
+
+def pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def unwritable(build_dir: Path, err: OSError) -> BuildDirError:
+    return BuildDirError(f"{build_dir} cannot be written ({err.strerror or err}); nothing was built or deleted, "
+                         "and the previous site, if any, is unchanged. Make the folder writable (or free "
+                         "disk space) and build again, or build elsewhere with --output")
+
+
+def check_writable(build_dir: Path) -> None:
+    """Create and remove a file in `build_dir` (permissions alone do not tell: root, read-only mounts)."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=build_dir, prefix=".writable-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise unwritable(build_dir, err) from None
+
+
+def discard(path: Path) -> None:
+    """Remove a site: renamed first (one step), so that no name is left holding part of it."""
+    if not path.exists():
+        return
+    doomed = path.with_name(f"{DISCARDED_PREFIX}{os.getpid()}-{time.monotonic_ns()}")
+    path.rename(doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def recover(build_dir: Path) -> None:
+    """Undo what a build killed midway left: its private folder (patient rows) removed, and the
+    last good site, which it had set aside, put back in place of the site it was building."""
+    remove_private_folder(build_dir)
+    shutil.rmtree(build_dir / LEGACY_VALIDATED_DIR, ignore_errors=True)
+    for doomed in build_dir.glob(DISCARDED_PREFIX + "*"):
+        shutil.rmtree(doomed, ignore_errors=True)
+    previous, site = build_dir / PREVIOUS_SITE, build_dir / SITE
+    if previous.is_dir():
+        for name in (STAMP_FILE, SITE_STAMP_FILE):  # the killed build's, if it got that far: not this site's
+            (build_dir / name).unlink(missing_ok=True)
+        discard(site)
+        previous.rename(site)
+        print(f"cmprehab.build: a build was killed before it ended; the last good site is back in {site}")
+
+
+def make_private_folder(build_dir: Path) -> Path:
+    """A new folder only this user can enter (mode 0700), outside the project, for what holds patient
+    rows; its path is recorded under `build_dir` first, so the next build can remove it."""
+    folder = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX))
+    try:
+        write_atomically(build_dir / PRIVATE_RECORD, lambda out: out.write(f"{folder}\n"))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
+
+
+def remove_private_folder(build_dir: Path) -> None:
+    """Remove the private folder recorded under `build_dir` (if it is one: a folder of ours, by name)."""
+    record = build_dir / PRIVATE_RECORD
+    try:
+        folder = Path(record.read_text(encoding="utf-8").strip())
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):  # unreadable: nothing is removed on its word
+        folder = Path()
+    try:
+        info = folder.lstat()
+    except OSError:
+        info = None
+    if (info is not None and folder.is_absolute() and folder.name.startswith(PRIVATE_PREFIX)
+            and stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()):
+        shutil.rmtree(folder, ignore_errors=True)
+    record.unlink(missing_ok=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    lock = BuildDirLock()
+    try:
+        return _main(argv, lock)
+    except BuildDirError as err:
+        print(f"cmprehab.build: {err}", file=sys.stderr)
+        return err.exit_code
+    finally:
+        lock.release()
+
+
+def _main(argv: list[str] | None, lock: BuildDirLock) -> int:
     parser = argparse.ArgumentParser(prog="python -m cmprehab.build", description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=config.ROOT,
                         help="folder that receives _build/ (default: the repository root)")
@@ -130,9 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     jobs = max(1, args.jobs if args.jobs is not None else execute.default_jobs())
     output = args.output.resolve()
     build_dir = output / "_build"
-    stamp_file, site_stamp_file = build_dir / ".build-stamp", build_dir / ".site-stamp"
-    site, previous = build_dir / "html", build_dir / "html.previous"
+    stamp_file, site_stamp_file = build_dir / STAMP_FILE, build_dir / SITE_STAMP_FILE
+    site, previous = build_dir / SITE, build_dir / PREVIOUS_SITE
     data = config.cohort_path()  # absolute: resolved once, against this process's working directory
+    if build_dir.is_dir():  # before anything else: wait for no other build, undo what a killed one left
+        lock.claim(build_dir)
 
     try:  # bad parameters or a bad file stop here, with a report, before anything is written
         chosen = study.load()
@@ -173,6 +369,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{unusable}{data}: the file changed while the build was reading it", file=sys.stderr)
         return 1
 
+    lock.claim(build_dir)  # a first build: _build/ is created now that the file is known to be valid
+    try:  # before anything is deleted: a full disk leaves everything as it was
+        validated = save_validated(cohort, make_private_folder(build_dir))
+    except OSError as err:
+        remove_private_folder(build_dir)
+        print(f"cmprehab.build: cannot write the validated copy of the cohort ({err.strerror or err}); nothing "
+              "was built and the previous site, if any, is unchanged", file=sys.stderr)
+        return 1
+    del cohort  # the kernels load the copy; this process has no further use for the rows
+
     if unchanged:
         print("cmprehab.build: inputs unchanged, execution cache kept")
     elif not any((build_dir / name).exists() for name in EXECUTION_STATE):
@@ -184,26 +390,22 @@ def main(argv: list[str] | None = None) -> int:
         drop_execution_state(build_dir)
 
     # Until this build succeeds, nothing on disk vouches for the executed results.
-    build_dir.mkdir(parents=True, exist_ok=True)
     stamp_file.unlink(missing_ok=True)
     site_stamp_file.unlink(missing_ok=True)
-    # The site is built afresh; the last good one waits aside until this one succeeds.
-    shutil.rmtree(previous, ignore_errors=True)
+    # The site is built afresh; the last good one waits aside until this one succeeds (`recover`
+    # has put back any that a killed build left aside, so none is lost here).
     if site.exists():
         site.rename(previous)
 
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(config.ROOT),
                "--all", "-W", "-n", "--keep-going", "--path-output", str(output)]
-    # Written last before the step that removes it whatever happens: rows never outlive the build.
-    validated = save_validated(cohort, build_dir / VALIDATED_DIR)
-    del cohort  # the kernels load the copy; this process has no further use for the rows
     env = {**os.environ, config.DATA_ENV_VAR: str(data), config.DATA_SHA256_ENV_VAR: digest,
            config.VALIDATED_ENV_VAR: str(validated), study.RESOLVED_ENV_VAR: params_json}
     validating = time.perf_counter() - started
     started = time.perf_counter()
     code, cache_dir, cached = 0, build_dir / ".jupyter_cache", None
-    try:
+    try:  # whatever happens, patient rows stay no longer than the build that needs them
         if jobs > 1:
             failures = execute.run(cache_dir, env, jobs, log=lambda text: print(text, flush=True))
             for failure in failures:
@@ -213,15 +415,26 @@ def main(argv: list[str] | None = None) -> int:
         executed = time.perf_counter()
         if code == 0:
             print("cmprehab.build:", " ".join(command), flush=True)
-            code = subprocess.run(command, env=env).returncode
-    finally:  # patient rows stay no longer than the build that needs them
-        shutil.rmtree(build_dir / VALIDATED_DIR, ignore_errors=True)
+            # jupyter-book inherits the lock: no other build starts while it writes, even if this one is killed.
+            code = subprocess.run(command, env=env, pass_fds=(lock.fd,)).returncode
+    except Exception:  # (jupyter-cache's database, say): a failed build like any other, with its traceback
+        traceback.print_exc()
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        remove_private_folder(build_dir)
     elapsed = time.perf_counter() - started
 
     if code == 0:
-        shutil.rmtree(previous, ignore_errors=True)
-        stamp_file.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        site_stamp_file.write_text(json.dumps(site_stamp, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        try:  # the stamps first: a build killed before the old site is discarded gets it back (`recover`)
+            write_stamp(stamp_file, new)
+            write_stamp(site_stamp_file, site_stamp)
+        except OSError as err:
+            print(f"cmprehab.build: cannot write the stamp {err.filename} ({err.strerror or err})", file=sys.stderr)
+            code = 1
+    if code == 0:
+        discard(previous)  # this build's site is now the last good one
         if cached is not None:  # a key that did not match would have executed a notebook twice
             again = len(execute.cached_records(cache_dir) - cached)
             print("cmprehab.build: " + (f"jupyter-book re-executed {again} notebook(s)" if again
@@ -230,7 +443,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{executed - started:.1f} s, jupyter-book {elapsed - (executed - started):.1f} s), site in {site}")
         return 0
     drop_execution_state(build_dir)
-    shutil.rmtree(site, ignore_errors=True)
+    stamp_file.unlink(missing_ok=True)
+    site_stamp_file.unlink(missing_ok=True)
+    discard(site)
     kept = previous.exists()
     if kept:
         previous.rename(site)

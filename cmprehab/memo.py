@@ -10,11 +10,13 @@ the study parameters are part of the key. Callers get a copy, so none can change
 
 Within a book build, a result is also shared between the pages' kernels: when the cohort is
 the build's validated copy as loaded (`share_in_build`), the result is pickled next to
-that copy (``_build/.cohort/results/``), named by the function, data digest, study parameters
+that copy, in the build's private temporary folder outside the project (``results/`` in
+``$TMPDIR/cmprehab-build-*/``, mode 0700), named by the function, data digest, study parameters
 and arguments. A kernel that needs a result another kernel is computing waits for it (a file
 lock) instead of computing it again. Locks nest only as the functions call each other (the
 fidelity report calls the audit, never the reverse), so two kernels cannot wait for each other.
-The folder goes with the copy when the build ends; it holds aggregates only, never a patient's row.
+The folder goes with the copy when the build ends (or, if the build was killed, when the next
+build starts): it holds aggregates that disclosure control has not yet seen, never a patient's row.
 
 What the sharing buys, measured (2026-12-06, 2 cores, the book on 10^6 generated patients, the
 same results.json either way): 164 s and 2.9 GB for all processes with it, 195 s and 3.7 GB

@@ -5,17 +5,29 @@ stand-in for `jupyter-book` (it writes an executed-notebook cache and a site, th
 succeeds or fails as told), which reproduces in seconds what the issue found with
 full builds: a failed build on one file left its executed notebooks for the next
 build on another file to publish under the wrong banner.
+
+The last part runs builds in processes of their own (`DRIVER`: the real build, with `STAND_IN`,
+a process, in place of jupyter-book), to kill one with SIGKILL at a step the test chooses and
+to run two at once; and it runs `make book` / `make pdf` with a stand-in for the venv's Python
+(`RECORDER`) on data files with awkward names.
 """
+import errno
+import fcntl
 import hashlib
+import json
 import os
+import shlex
 import shutil
+import signal
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from cmprehab import build, config, execute, params
+from cmprehab import build, config, execute, memo, params
 from cmprehab.provenance import data_fingerprint, sidecar_path
 
 
@@ -83,7 +95,7 @@ class FakeJupyterBook:
         self.outcome = 0
         self.label = ""
 
-    def __call__(self, command, env):
+    def __call__(self, command, env, **kwargs):
         output = Path(command[command.index("--path-output") + 1])
         cache = output / "_build" / ".jupyter_cache"
         self.seen.append({"cache": (cache / "nb").read_text() if (cache / "nb").exists() else None,
@@ -191,12 +203,19 @@ def test_a_relative_data_path_is_resolved_once_and_passed_on_absolute(tmp_path, 
     assert seen["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
 
 
-def test_make_passes_a_relative_data_path_on_absolute():
-    """`make test` hands $CMPREHAB_DATA to notebook kernels, which run in chapters/."""
-    env = {**os.environ, config.DATA_ENV_VAR: "data/cohort.csv"}
-    shown = subprocess.run(["make", "-s", "--eval", 'print-data: ; @echo "$$CMPREHAB_DATA"', "print-data"],
-                           cwd=config.ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert shown.stdout.strip() == str(config.DEFAULT_COHORT)
+def test_make_hands_the_data_path_on_letter_for_letter():
+    """make's abspath split a name with spaces into words; a `$` given on make's command line was
+    expanded. The recipes get the name as typed; Python resolves it (the test above)."""
+    for name in ("data/cohort.csv", *AWKWARD_NAMES):
+        for how in ("environment", "command line"):
+            env, argv = {**os.environ, config.DATA_ENV_VAR: name}, []
+            if how == "command line":
+                env.pop(config.DATA_ENV_VAR)
+                argv = [f"{config.DATA_ENV_VAR}={name}"]
+            shown = subprocess.run(["make", "-s", "--eval", "print-data: ; @printf '%s' \"$$CMPREHAB_DATA\"",
+                                    "print-data", *argv], cwd=config.ROOT, env=env, capture_output=True,
+                                   text=True, timeout=60)
+            assert shown.returncode == 0 and shown.stdout == name, (how, shown.stderr)
 
 
 def test_bad_study_parameters_stop_the_build_before_anything_is_written(tmp_path, monkeypatch, fake, capsys):
@@ -258,3 +277,355 @@ def test_the_site_sources_are_what_jupyter_book_reads(monkeypatch):
     assert sources["$" + config.PDF_ENV_VAR] == b"book.pdf"
     # The vendored MathJax counts by its stamp, not file by file.
     assert not [name for name in sources if name.startswith("book_static/mathjax/") and not name.endswith(".vendored")]
+
+
+# --- killed, concurrent and unlucky builds --------------------------------------------------
+
+#: Names authors' exports have: spaces, quotes, letters beyond ASCII, what a shell or make would
+#: take for its own (`$`, `$(...)`, backquotes, globs, `;`, `&`, `|`, `#`, `%`).
+AWKWARD_NAMES = ("cohort 2021.csv", "export \"final\" it's.csv", "kohort åäö Øre ü.csv",
+                 "a;b&c|d $HOME $(id) `id` *?[x] #1 50%.csv")
+
+STAND_IN = r'''
+"""A stand-in for `jupyter-book build ... --path-output OUTPUT`, in a process of its own: it writes
+part of a site and a cache entry; with $STAND_IN_WAIT it then says so in $STAND_IN_GATE/started.json
+and waits for the test to write $STAND_IN_GATE/finish (its exit code) before it completes the site."""
+import json, os, sys, time
+from pathlib import Path
+
+output = Path(sys.argv[sys.argv.index("--path-output") + 1])
+site = output / "_build" / "html"
+site.mkdir(parents=True, exist_ok=True)
+(site / "index.html").write_text("partial site")
+(output / "_build" / ".jupyter_cache").mkdir(exist_ok=True)
+(output / "_build" / ".jupyter_cache" / "nb").write_text("stand-in")
+code = 0
+if os.environ.get("STAND_IN_WAIT"):
+    gate = Path(os.environ["STAND_IN_GATE"])
+    started = {"pid": os.getpid(), "validated": os.environ["CMPREHAB_VALIDATED_COHORT"]}
+    (gate / "started.tmp").write_text(json.dumps(started))
+    os.replace(gate / "started.tmp", gate / "started.json")
+    while not (gate / "finish").exists():  # a state the test sets
+        time.sleep(0.01)
+    code = int((gate / "finish").read_text())
+(site / "index.html").write_text("site of stand-in")
+sys.exit(code)
+'''
+
+DRIVER = r'''
+"""python driver.py STAND_IN MOMENT -- BUILD_ARGS: `python -m cmprehab.build BUILD_ARGS` with the
+stand-in started in place of jupyter-book (same environment, same inherited descriptors).
+MOMENT: "jupyter-book" makes the stand-in wait; "copy" stops the build once the validated copy
+is written, "commit" once the stamps are written, before the last good site is discarded: it
+says so in $STAND_IN_GATE/paused and waits to be killed; "none" runs through."""
+import os, signal, subprocess, sys
+from pathlib import Path
+from cmprehab import build
+
+stand_in, moment = sys.argv[1], sys.argv[2]
+real_run = subprocess.run
+
+
+def jupyter_book(command, **kwargs):
+    return real_run([sys.executable, stand_in, *command[1:]], **kwargs)
+
+
+def stop_here():
+    (Path(os.environ["STAND_IN_GATE"]) / "paused").write_text(str(os.getpid()))
+    while True:
+        signal.pause()
+
+
+subprocess.run = jupyter_book
+if moment == "jupyter-book":
+    os.environ["STAND_IN_WAIT"] = "1"
+elif moment == "copy":
+    save = build.save_validated
+    build.save_validated = lambda *args: (save(*args), stop_here())
+elif moment == "commit":
+    discard = build.discard
+    build.discard = lambda path: stop_here() if path.name == build.PREVIOUS_SITE else discard(path)
+sys.exit(build.main(sys.argv[sys.argv.index("--") + 1:]))
+'''
+
+
+def start_build(tmp_path, output, data, moment, *args, prefix=()):
+    """A build of `output` on `data` in a process of its own (see DRIVER). Its output goes to files
+    (`ended` reads them): a pipe would stay open as long as the stand-in it started runs."""
+    gate = tmp_path / "gate"
+    gate.mkdir(exist_ok=True)
+    (tmp_path / "stand_in.py").write_text(STAND_IN)
+    (tmp_path / "driver.py").write_text(DRIVER)
+    env = {**os.environ, config.DATA_ENV_VAR: str(data), "STAND_IN_GATE": str(gate)}
+    with open(tmp_path / "build.out", "w") as out, open(tmp_path / "build.err", "w") as err:
+        process = subprocess.Popen([*prefix, sys.executable, str(tmp_path / "driver.py"),
+                                    str(tmp_path / "stand_in.py"), moment, "--", "--output", str(output),
+                                    "--jobs", "1", *args], cwd=config.ROOT, env=env, stdout=out, stderr=err)
+    process.log = tmp_path / "build.out", tmp_path / "build.err"
+    return process
+
+
+def ended(process) -> tuple[int, str, str]:
+    """The exit code, stdout and stderr of a build `start_build` started, once it has ended."""
+    code = process.wait(timeout=120)
+    return code, *(path.read_text() for path in process.log)
+
+
+def wait_for(condition, what, process=None, timeout=120):
+    """Until `condition()` holds (a state, checked every 10 ms); fails if `process` ends first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the build ended before {what}:\n{ended(process)}")
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.01)
+
+
+def lock_is_free(build_dir):
+    with open(build_dir / build.LOCK_FILE, "rb") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+def snapshot(folder):
+    """Every file under `folder` with its bytes, and every folder."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes() if path.is_file() else None
+            for path in sorted(folder.rglob("*"))}
+
+
+def test_two_builds_into_one_folder_run_one_at_a_time(tmp_path, monkeypatch, fake, capsys):
+    """Found with two full builds at once: one failed on the cache's database, the other deleted the
+    first one's stashed site."""
+    output, gate = tmp_path / "out", tmp_path / "gate"
+    build_dir = output / "_build"
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "good") == 0
+    first = start_build(tmp_path, output, config.DEFAULT_COHORT, "jupyter-book", "--force")
+    wait_for((gate / "started.json").exists, "the first build to start jupyter-book", first)
+    copy = Path(json.loads((gate / "started.json").read_text())["validated"])
+    capsys.readouterr()
+
+    # The second build changes nothing and says why, without a traceback.
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "second", 0, "--force") == 2
+    err = capsys.readouterr().err
+    assert f"a build is running in {build_dir} (pid {first.pid})" in err and "Traceback" not in err
+    assert len(fake.seen) == 1
+    assert (build_dir / build.PREVIOUS_SITE / "index.html").read_text() == "site of good"
+    assert copy.is_file()
+
+    # The first ends as if it had been alone.
+    (gate / "finish").write_text("0")
+    code, out, err = ended(first)
+    assert code == 0, err
+    assert site_text(output) == "site of stand-in" and not (build_dir / build.PREVIOUS_SITE).exists()
+    assert not copy.parent.exists()
+
+
+@pytest.mark.parametrize("moment", ["copy", "jupyter-book", "commit"])
+def test_a_killed_build_loses_no_site_and_leaves_no_patient_rows(tmp_path, monkeypatch, fake, capsys, moment):
+    """SIGKILL once the validated copy is written, while jupyter-book runs, and once the new site's stamps
+    are written (before the last good site is discarded). Found with a full build: the rows stayed in
+    _build/.cohort/, and the next build deleted the last good site."""
+    output, gate, other = tmp_path / "out", tmp_path / "gate", edited_copy(tmp_path, "age", "40")
+    build_dir = output / "_build"
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "good") == 0
+    killed = start_build(tmp_path, output, other, moment)
+    wait_for((gate / ("started.json" if moment == "jupyter-book" else "paused")).exists,
+             f"the build to reach {moment}", killed)
+    record = build_dir / build.PRIVATE_RECORD
+    private = Path(record.read_text(encoding="utf-8").strip()) if record.exists() else None
+    os.kill(killed.pid, signal.SIGKILL)
+    assert ended(killed)[0] == -signal.SIGKILL
+
+    # Patient rows, if any are left, are only in the build's private folder, outside the project.
+    assert [path for path in output.rglob("*.pickle")] == []
+    if moment == "commit":  # removed when jupyter-book ended
+        assert private is None
+    else:
+        assert private.is_dir() and stat.S_IMODE(private.stat().st_mode) == 0o700 and any(private.glob("*.pickle"))
+        assert not private.is_relative_to(output) and not private.is_relative_to(config.ROOT)
+    if moment == "jupyter-book":  # still running, the stand-in holds the lock the killed build handed it
+        capsys.readouterr()
+        assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "second") == 2
+        err = capsys.readouterr().err
+        assert f"pid {killed.pid}, which has ended" in err and "Traceback" not in err
+        assert (build_dir / build.PREVIOUS_SITE / "index.html").read_text() == "site of good"
+        (gate / "finish").write_text("0")
+        wait_for(lambda: lock_is_free(build_dir), "the stand-in jupyter-book to end")
+
+    # The next build, even one that refuses its file, first puts the last good site back and removes the rows.
+    (tmp_path / "bad").mkdir()
+    assert build_with(monkeypatch, fake, output, edited_copy(tmp_path / "bad", "sex", "x"), "bad") == 1
+    assert site_text(output) == "site of good"
+    assert sorted(path.name for path in build_dir.iterdir() if path.name.startswith("html")) == ["html"]
+    assert not record.exists() and (private is None or not private.exists())
+    # Nothing the killed build wrote vouches for that site: its inputs are built again, not taken as done.
+    runs = len(fake.seen)
+    assert build_with(monkeypatch, fake, output, other, "other") == 0
+    assert len(fake.seen) == runs + 1 and site_text(output) == "site of other"
+
+
+def test_an_unexpected_error_fails_the_build_like_any_other(tmp_path, monkeypatch, fake, capsys):
+    """Found with two builds at once: jupyter-cache's RuntimeError escaped the failure handling."""
+    output = tmp_path / "out"
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "good") == 0
+
+    def broken(cache_dir, env, jobs, log=print):
+        raise RuntimeError("attempt to write a readonly database")
+    monkeypatch.setattr(build.execute, "run", broken)
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "x", 0, "--jobs", "2", "--force") == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: attempt to write a readonly database" in err and "FAILED" in err
+    assert site_text(output) == "site of good" and not (output / "_build" / build.PREVIOUS_SITE).exists()
+    assert not (output / "_build" / build.PRIVATE_RECORD).exists()
+
+
+def unprivileged() -> list[str]:
+    """A prefix for a command that must not write where permissions forbid: root may, except in a
+    user namespace of its own (`unshare --user`)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("unshare") and subprocess.call(["unshare", "--user", "true"]) == 0:  # (`fake` took .run)
+        return ["unshare", "--user"]
+    pytest.skip("run as root, without user namespaces: a read-only folder cannot be made")
+
+
+def test_a_read_only_build_folder_is_reported_before_anything_is_deleted(tmp_path, monkeypatch, fake):
+    """Found with a full build: a raw PermissionError, after the execution cache was emptied."""
+    output, other = tmp_path / "out", edited_copy(tmp_path, "age", "40")
+    build_dir = output / "_build"
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "good") == 0
+    before = snapshot(build_dir)
+    prefix = unprivileged()
+    build_dir.chmod(0o555)
+    try:  # another file: the cache would be dropped first
+        code, out, err = ended(start_build(tmp_path, output, other, "none", prefix=prefix))
+    finally:
+        build_dir.chmod(0o755)
+    assert code == 1, err
+    assert f"{build_dir} cannot be written (Permission denied); nothing was built or deleted" in err
+    assert "Traceback" not in err
+    assert snapshot(build_dir) == before
+
+
+def no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_leaves_the_previous_site(tmp_path, monkeypatch, fake, capsys):
+    output, other = tmp_path / "out", edited_copy(tmp_path, "age", "40")
+    build_dir = output / "_build"
+    assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "good") == 0
+    before = snapshot(build_dir)
+    made = []
+    make_private_folder = build.make_private_folder
+    monkeypatch.setattr(build, "make_private_folder", lambda *args: made.append(make_private_folder(*args)) or made[-1])
+
+    # Writing the validated copy: nothing has been changed yet, and nothing is.
+    with monkeypatch.context() as scope:
+        scope.setattr(memo, "write_private_pickle", no_space)
+        assert build_with(monkeypatch, fake, output, other, "other") == 1
+    err = capsys.readouterr().err
+    assert "cannot write the validated copy of the cohort (No space left on device)" in err and "Traceback" not in err
+    assert snapshot(build_dir) == before and len(fake.seen) == 1
+    assert len(made) == 1 and not made[0].exists()
+
+    # Writing a stamp once jupyter-book has succeeded: the build fails, and the last good site is put back.
+    write_atomically = build.write_atomically
+    monkeypatch.setattr(build, "write_atomically", lambda path, *args, **kwargs: no_space() if path.name ==
+                        build.SITE_STAMP_FILE else write_atomically(path, *args, **kwargs))
+    assert build_with(monkeypatch, fake, output, other, "other") == 1
+    err = capsys.readouterr().err
+    assert "cannot write the stamp" in err and "(No space left on device)" in err and "Traceback" not in err
+    assert len(fake.seen) == 2 and site_text(output) == "site of good"
+    assert not (build_dir / build.PREVIOUS_SITE).exists() and not (build_dir / build.STAMP_FILE).exists()
+    assert not made[-1].exists()
+
+
+RECORDER = r'''
+"""Stands in for the venv's Python in `make book` and `make pdf` (PY=...): it records what each command
+got; `-m cmprehab.build` runs the real build, with a stand-in for jupyter-book that records the data
+file it was handed."""
+import json, os, subprocess, sys
+from pathlib import Path
+from cmprehab import build, config
+
+
+def record(**entry):
+    with open(os.environ["RECORDER_LOG"], "a", encoding="utf-8") as log:
+        log.write(json.dumps(entry) + "\n")
+
+
+def jupyter_book(command, env, **kwargs):
+    site = Path(command[command.index("--path-output") + 1]) / "_build" / "html"
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "index.html").write_text("site")
+    record(command="jupyter-book", data=env[config.DATA_ENV_VAR], sha256=env[config.DATA_SHA256_ENV_VAR])
+    return subprocess.CompletedProcess(command, 0)
+
+
+record(command=" ".join(sys.argv[1:3]), data=os.environ.get(config.DATA_ENV_VAR), resolved=str(config.cohort_path()))
+if sys.argv[1:3] == ["-m", "cmprehab.build"]:
+    subprocess.run = jupyter_book
+    sys.exit(build.main(sys.argv[3:]))
+'''
+
+
+def make_with_recorder(tmp_path, target, data, via="environment"):
+    """`make <target>` with CMPREHAB_DATA=data given as an author would, the venv's Python replaced by RECORDER
+    (the setup targets taken as done); returns make's result and what each command got."""
+    (tmp_path / "recorder.py").write_text(RECORDER)
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(tmp_path / 'recorder.py'))} \"$@\"\n")
+    python.chmod(0o755)
+    log = tmp_path / "commands.jsonl"
+    log.unlink(missing_ok=True)
+    env = {**os.environ, "RECORDER_LOG": str(log)}
+    argv = ["make", "-s", "-o", "venv", "-o", "vendor", "-o", "system-deps", target, f"PY={python}",
+            f"BOOK_ARGS=--output {tmp_path / 'out'} --jobs 1"]
+    if via == "environment":
+        env[config.DATA_ENV_VAR] = data
+    else:
+        argv.append(f"{config.DATA_ENV_VAR}={data}")
+    result = subprocess.run(argv, cwd=config.ROOT, env=env, capture_output=True, text=True, timeout=300)
+    commands = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    return result, commands
+
+
+def awkward_copy(tmp_path, name):
+    """The committed cohort (without its sidecar: real data) under `name`, in a folder whose name has a space."""
+    folder = tmp_path / "author's exports"
+    folder.mkdir(exist_ok=True)
+    shutil.copyfile(config.DEFAULT_COHORT, folder / name)
+    return folder / name
+
+
+@pytest.mark.parametrize("name", AWKWARD_NAMES)
+def test_make_book_builds_from_a_data_file_with_any_name(tmp_path, name):
+    """Found with CMPREHAB_DATA="/data/cohort 2021.csv" make book: abspath split the name into words.
+    Given relative, as authors do: Python resolves it against the folder make runs in."""
+    data = awkward_copy(tmp_path, name)
+    result, commands = make_with_recorder(tmp_path, "book", os.path.relpath(data, config.ROOT))
+    assert result.returncode == 0, result.stderr
+    assert [c["command"] for c in commands] == ["-m cmprehab.build", "jupyter-book"]
+    assert commands[0]["resolved"] == str(data)
+    assert commands[1]["data"] == str(data)
+    assert commands[1]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+
+
+def test_make_pdf_builds_and_prints_from_a_data_file_with_any_name(tmp_path):
+    data = awkward_copy(tmp_path, AWKWARD_NAMES[-1])
+    result, commands = make_with_recorder(tmp_path, "pdf", str(data), via="command line")
+    assert result.returncode == 0, result.stderr
+    assert [c["command"] for c in commands] == ["-m cmprehab.build", "jupyter-book", "scripts/book_pdf.py --name"]
+    assert [c.get("resolved", c["data"]) for c in commands] == [str(data)] * 3
+
+
+@pytest.mark.parametrize("name", AWKWARD_NAMES)
+def test_the_validator_reads_a_data_file_with_any_name(tmp_path, run_cli, name):
+    data = awkward_copy(tmp_path, name)
+    for args, env in (([data], None), ([], {config.DATA_ENV_VAR: str(data)})):
+        result = run_cli("cmprehab.validate", *args, env=env)
+        assert result.returncode == 0 and result.stdout.startswith(f"OK {data}: 274 patients"), result.stderr

@@ -4,11 +4,12 @@ import fcntl
 import os
 import stat
 import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from cmprehab import params
+from cmprehab import build, config, params
 from cmprehab.data.cohort import load_cohort
 from cmprehab.memo import per_cohort
 
@@ -155,3 +156,34 @@ def test_a_result_that_cannot_be_pickled_leaves_no_file_half_written(tmp_path):
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     import pickle
     assert pickle.loads(target.read_bytes()) == {"n": 1}  # the previous file, whole
+
+
+def test_a_builds_shared_results_are_kept_outside_the_project_and_go_with_its_copy(tmp_path, monkeypatch):
+    """A kernel of a real build (`build.main`, with a stand-in for jupyter-book that computes as a kernel
+    would, in the environment the build hands its kernels): the results it shares are aggregates
+    not yet through disclosure control, so they stay in the build's private folder, and go with it."""
+    analysis, calls = shared_analysis()
+    stored, modes = [], []
+
+    def jupyter_book(command, env, **kwargs):
+        with monkeypatch.context() as kernel:
+            for name in (config.DATA_ENV_VAR, config.DATA_SHA256_ENV_VAR, config.VALIDATED_ENV_VAR,
+                         params.RESOLVED_ENV_VAR):
+                kernel.setenv(name, env[name])
+            analysis(load_cohort())
+            copy = Path(env[config.VALIDATED_ENV_VAR])
+            stored.extend(path for path in copy.parent.rglob("*.pickle") if path != copy)
+            modes.extend(stat.S_IMODE(path.stat().st_mode) for path in (copy.parent, *stored))
+        site = tmp_path / "out" / "_build" / "html"
+        site.mkdir(parents=True, exist_ok=True)
+        (site / "index.html").write_text("site")
+        return build.subprocess.CompletedProcess(command, 0)
+    monkeypatch.setattr(build.subprocess, "run", jupyter_book)
+    monkeypatch.setenv(config.DATA_ENV_VAR, str(config.DEFAULT_COHORT))
+    assert build.main(["--output", str(tmp_path / "out"), "--jobs", "1"]) == 0
+    assert len(calls) == 1 and len(stored) == 1
+    result = stored[0]
+    assert result.parent.name == "results" and result.parent.parent.name.startswith(build.PRIVATE_PREFIX)
+    assert modes == [0o700, 0o600]
+    assert not result.is_relative_to(tmp_path) and not result.is_relative_to(config.ROOT)
+    assert not result.parent.parent.exists(), "the shared results go with the copy"

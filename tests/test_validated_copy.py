@@ -68,14 +68,17 @@ def test_a_missing_copy_means_the_file_is_parsed(copy_of_default, parses):
 
 
 def test_the_build_hands_its_kernels_the_copy_and_removes_it_when_it_ends(tmp_path, monkeypatch):
-    """Run with a stand-in for jupyter-book that records what a kernel would get."""
+    """Run with a stand-in for jupyter-book that records what a kernel would get. The copy holds patient
+    rows: it is kept in a folder of the build's own, outside the project, that only its user can enter."""
     seen = []
     outcome = [0]
+    build_dir = tmp_path / "out" / "_build"
 
-    def jupyter_book(command, env):
+    def jupyter_book(command, env, **kwargs):
         copy = Path(env[config.VALIDATED_ENV_VAR])
-        seen.append((copy, copy.is_file()))
-        site = tmp_path / "out" / "_build" / "html"
+        record = (build_dir / build.PRIVATE_RECORD).read_text(encoding="utf-8").strip()
+        seen.append((copy, copy.is_file(), stat.S_IMODE(copy.parent.stat().st_mode), record))
+        site = build_dir / "html"
         site.mkdir(parents=True, exist_ok=True)
         (site / "index.html").write_text("site")
         return build.subprocess.CompletedProcess(command, outcome[0])
@@ -83,10 +86,15 @@ def test_the_build_hands_its_kernels_the_copy_and_removes_it_when_it_ends(tmp_pa
     monkeypatch.setenv(config.DATA_ENV_VAR, str(config.DEFAULT_COHORT))
     args = ["--output", str(tmp_path / "out"), "--jobs", "1"]
     assert build.main(args) == 0
-    copy, existed = seen[-1]
-    assert existed and copy.parent == tmp_path / "out" / "_build" / build.VALIDATED_DIR
+    copy, existed, mode, record = seen[-1]
+    assert existed and mode == 0o700 and copy.parent.name.startswith(build.PRIVATE_PREFIX)
+    assert not copy.is_relative_to(tmp_path) and not copy.is_relative_to(config.ROOT)
+    assert record == str(copy.parent)  # its path, for the next build should this one be killed
     assert copy.name == f"{hashlib.sha256(config.DEFAULT_COHORT.read_bytes()).hexdigest()}.pickle"
     assert not copy.parent.exists(), "patient rows must not outlive the build"
+    assert not (build_dir / build.PRIVATE_RECORD).exists()
+    assert [path for path in build_dir.rglob("*.pickle")] == []
     outcome[0] = 1  # a failed build removes it too
     assert build.main(args + ["--force"]) == 1
-    assert seen[-1][1] and not copy.parent.exists()
+    assert seen[-1][1] and seen[-1][0].parent != copy.parent and not seen[-1][0].parent.exists()
+    assert not (build_dir / build.PRIVATE_RECORD).exists()

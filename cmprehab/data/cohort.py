@@ -242,9 +242,11 @@ def save_validated(cohort: pd.DataFrame, folder: Path) -> Path:
     A pickle (the fastest exact round trip of a DataFrame with its dtypes and attrs), readable
     by its owner only: it holds patient rows. It is named by the data's digest and records
     the study parameters it was validated under; `load_cohort` uses it only when both match.
-    Written to a temporary name and renamed, so a kernel never sees half a file.
+    Written to a temporary name and renamed, so a kernel never sees half a file. `folder` is
+    made owner-only (0700) if this creates it; the build passes a private temporary folder of
+    its own, outside the project (`cmprehab.build.make_private_folder`), that it removes.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = folder / f"{cohort.attrs['fingerprint'].sha256}.pickle"
     memo.write_private_pickle({"params": study.to_json(study.current()), "cohort": cohort}, target)
     return target
@@ -262,7 +264,7 @@ def _validated_copy(path: Path) -> pd.DataFrame | None:
     _check_build_digest(path, file_sha256(path))
     try:
         with open(copy, "rb") as stored:
-            record = pickle.load(stored)  # written by save_validated, in this build's _build/ folder
+            record = pickle.load(stored)  # written by save_validated, in this build's private folder
     except OSError:
         return None
     cohort = record["cohort"]
