@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+import attack  # noqa: E402
 from cmprehab import config, params  # noqa: E402
 from cmprehab.data import targets  # noqa: E402
 from cmprehab.report import audit as reproduction, disclosure, figures, results, tables  # noqa: E402
@@ -42,38 +43,40 @@ def test_a_cohort_without_fingerprint_is_treated_as_real(default_cohort, real):
     assert disclosure.policy(real).active and disclosure.policy(real).k == K
 
 
-def test_small_counts_and_their_complements_are_hidden():
-    labels = disclosure.protect({"a": 3, "b": 40, "c": 25}, ON)
-    assert labels == {"a": SMALL, "b": None, "c": WITHHELD}  # the smallest other cell hides a
-    assert disclosure.protect({"yes": 2, "no": 272}, ON) == {"yes": SMALL, "no": WITHHELD}
-    assert disclosure.protect({"yes": 272, "no": 2}, ON) == {"yes": WITHHELD, "no": SMALL}
-    assert disclosure.protect({"a": 0, "b": 30}, ON) == {"a": SMALL, "b": WITHHELD}  # zero is a count too
-    # Two small cells together holding fewer than k: a third cell is hidden as well.
-    assert disclosure.protect({"a": 1, "b": 2, "c": 10, "d": 50}, ON) == {"a": SMALL, "b": SMALL, "c": WITHHELD,
-                                                                          "d": None}
-    # Two small cells holding at least k together cannot be told apart: nothing more to hide.
-    assert disclosure.protect({"a": 3, "b": 4, "c": 50}, ON) == {"a": SMALL, "b": SMALL, "c": None}
+def test_small_counts_are_hidden_and_the_others_rounded():
+    assert disclosure.protect({"a": 3, "b": 40, "c": 25}, ON) == {"a": SMALL, "b": None, "c": None}
+    assert disclosure.protect({"a": 0, "b": 30}, ON) == {"a": SMALL, "b": None}  # zero is a count too
+    assert [disclosure.released(n, ON) for n in (0, 1, 4, 5, 7, 8, 12, 13, 272, 274)] == \
+        [0, SMALL, SMALL, 5, 5, 10, 10, 15, 270, 275]
+    assert disclosure.count(40, None, ON) == 40 and disclosure.count(3, SMALL, ON) == SMALL
 
 
 def test_no_missing_value_is_not_a_small_count():
     assert disclosure.protect({"x": 30, MISSING: 0}, ON) == {"x": None, MISSING: None}
-    assert disclosure.protect({"x": 27, MISSING: 3}, ON) == {"x": WITHHELD, MISSING: SMALL}
+    assert disclosure.protect({"x": 27, MISSING: 3}, ON) == {"x": None, MISSING: SMALL}
 
 
 def test_synthetic_data_show_everything():
     assert set(disclosure.protect({"a": 1, "b": 2}, disclosure.SHOW_ALL).values()) == {None}
+    assert disclosure.released(3, disclosure.SHOW_ALL) == 3
 
 
-def test_no_hidden_cell_can_be_recovered_by_subtraction():
-    """Exhaustively over small partitions: every small cell is hidden, and the hidden cells are
-    at least two holding at least k patients, or everything is hidden."""
-    for counts in itertools.product(range(0, 9), repeat=3):
-        cells = dict(zip("abc", counts))
-        labels = disclosure.protect(cells, ON)
-        hidden = [key for key, label in labels.items() if label is not None]
-        assert all(labels[key] == SMALL for key, n in cells.items() if n < K), cells
-        if hidden and len(hidden) < len(cells):
-            assert len(hidden) >= 2 and sum(cells[key] for key in hidden) >= K, (cells, labels)
+def test_shares_are_computed_from_the_released_counts():
+    p = disclosure.share(75, 171, ON, 0.95)
+    assert (p.k, p.n) == (75, 170) and p.pct == pytest.approx(100 * 75 / 170)
+    assert disclosure.share(3, 171, ON, 0.95) is None and disclosure.percent(3, 171, ON) == WITHHELD
+    assert disclosure.percent(102, 268, ON) == pytest.approx(100 * 100 / 270)
+
+
+def test_no_hidden_cell_follows_from_its_partition_and_total():
+    """Every partition of three cells, attacked as the totals and complements allow (tests/attack.py):
+    every count from 1 to k - 1 must keep at least two possible values."""
+    for counts in itertools.product(range(0, 3 * K + 1), repeat=3):
+        labels = disclosure.protect(dict(enumerate(counts)), ON)
+        shown = [disclosure.count(n, labels[i], ON) for i, n in enumerate(counts)]
+        found = attack.possible(shown, disclosure.released(sum(counts), ON))
+        for i, n in enumerate(counts):
+            assert not 0 < n < K or len(found[i]) >= 2, (counts, shown)
 
 
 # --- tables, downloads and the audit ------------------------------------------------------
@@ -82,13 +85,12 @@ def test_interventions_hide_small_counts_and_their_shares(real):
     real["iv_act"] = 0
     real.loc[:2, "iv_act"] = 1           # 3 of 30: small
     real["iv_education"] = 1
-    real.loc[0, "iv_education"] = 0      # 29 of 30: its complement is small
+    real.loc[0, "iv_education"] = 0      # 29 of 30: rounded to 30 of 30
     table = tables.interventions(real).set_index("category")
     act, education = table.loc[config.INTERVENTIONS["iv_act"]], table.loc[config.INTERVENTIONS["iv_education"]]
-    assert act["n"] == SMALL and education["n"] == WITHHELD
-    for row in (act, education):
-        assert row["%"] == row["CI low"] == row["CI high"] == WITHHELD
-    assert "<5" in table.to_csv() and ",3," not in table.to_csv()
+    assert act["n"] == SMALL and act["%"] == act["CI low"] == act["CI high"] == WITHHELD
+    assert education["n"] == 30 and education["of"] == 30 and education["%"] == 100
+    assert "<5" in table.to_csv() and ",3," not in table.to_csv() and ",29," not in table.to_csv()
     # The synthetic cohort would show them.
     shown = tables.interventions(real, policy=disclosure.SHOW_ALL).set_index("category")
     assert shown.loc[config.INTERVENTIONS["iv_act"], "n"] == 3
@@ -98,9 +100,8 @@ def test_patients_per_number_of_categories_is_a_protected_partition(real):
     table = tables.interventions_per_patient(real)
     counts = tables.interventions_per_patient(real, policy=disclosure.SHOW_ALL)
     assert table["categories received"].tolist() == list(range(len(config.INTERVENTIONS) + 1))
-    hidden = [n for n, label in zip(counts["patients"], table["patients"]) if isinstance(label, str)]
-    assert all(isinstance(label, str) for n, label in zip(counts["patients"], table["patients"]) if n < K)
-    assert len(hidden) >= 2 and sum(hidden) >= K
+    for n, shown in zip(counts["patients"], table["patients"]):
+        assert shown in (SMALL if n < K else disclosure.released(n, ON), WITHHELD)
 
 
 def baseline_cell(frame, characteristic_start, level=""):
@@ -120,9 +121,10 @@ def test_the_baseline_table_hides_small_cells_and_extremes(real):
     value = frame.columns[-1]
     assert baseline_cell(frame, "Smokers")[value] == SMALL
     assert baseline_cell(frame, "Pain distribution", "Generalized")[value] == SMALL
-    # One missing value (<5) and two generalized: the smallest other cell hides them.
+    # One missing value (<5) and two generalized; 13 localized of 29 shown as 15 of 30 (the released counts).
     assert baseline_cell(frame, "Pain distribution")["Missing"] == SMALL
-    assert baseline_cell(frame, "Pain distribution", "Localized")[value] == WITHHELD
+    assert baseline_cell(frame, "Pain distribution", "Localized")[value] == "15 (50.0)"
+    assert value == "All patients (n = 30)"
     age = baseline_cell(frame, "Age range")
     assert "5th–95th percentile" in age["Characteristic"]
     low, high = real["age"].quantile([0.05, 0.95])
@@ -137,8 +139,9 @@ def test_the_audit_never_shows_what_the_baseline_table_hides(real):
     audit = reproduction.audit(real).set_index("key")
     assert audit.loc["generalized_n", "shown as"] == SMALL
     assert audit.loc["generalized_pct", "status"] == reproduction.STATUS_WITHHELD
-    assert audit.loc["pain_distribution_valid", "status"] == reproduction.STATUS_WITHHELD  # would give the missing
-    assert audit.loc["localized_n", "status"] == reproduction.STATUS_WITHHELD
+    # Counts as the baseline table releases them (rounded), never the exact 29 or 13.
+    assert audit.loc["pain_distribution_valid", "computed"] == 30 and audit.loc["localized_n", "computed"] == 15
+    assert reproduction.ROUNDED_NOTE in audit.loc["localized_n", "note"]
     assert audit.loc["regional_n", "status"] in (reproduction.STATUS_MATCH, reproduction.STATUS_DIFF)
     for key in ("age_min", "age_max"):  # single patients' values
         assert audit.loc[key, "status"] == reproduction.STATUS_WITHHELD

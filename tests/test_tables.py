@@ -151,7 +151,7 @@ def test_a_stricter_threshold_never_reaches_more_patients(cohort, mcid_table, st
         for threshold in thresholds:
             table = tables.mcid(cohort, params.DEFAULTS.updated({f"mcid.{stem}.threshold": threshold}))
             row = table[(table["stem"] == stem) & (table["timepoint"] == time)].iloc[0]
-            assert row["MCID"] == f"{threshold:g} {instrument.unit}"
+            assert row["MCID"] == params.McidRule(threshold=threshold).describe(instrument.unit)
             assert row["of"] == both_present(cohort, stem, time).sum()  # the denominator does not move
             assert row["reached"] == direct_mcid_count(cohort, stem, time, threshold)
             reached.append(int(row["reached"]))

@@ -97,15 +97,33 @@ def withheld_label(data: pd.DataFrame, variable: str, statistic: str, level: str
     if statistic == "count" and variable == "patient_id":
         return None
     categorical = variable in config.CATEGORIES or set(data[variable].dropna().unique()) <= {0.0, 1.0}
-    if statistic == "count":
-        if not categorical:
-            return tables.measured_label(data, variable, policy)
-        missing = tables.variable_labels(data, variable, policy).get(disclosure.MISSING)
-        return disclosure.WITHHELD if missing is not None else None
+    if statistic == "count":  # released rounded, as the tables show it
+        return None if categorical else tables.measured_label(data, variable, policy)
     if statistic in ("n", "pct"):
         label = tables.variable_labels(data, variable, policy)[level if variable in config.CATEGORIES else float(level)]
         return label if statistic == "n" or label is None else disclosure.WITHHELD
     return disclosure.WITHHELD if disclosure.too_few(int(data[variable].notna().sum()), policy) else None
+
+
+#: Statistics that are counts of patients or shares of them: released rounded on confidential data.
+RELEASED = ("count", "n", "pct", "mcid_pct")
+ROUNDED_NOTE = "counts rounded to a multiple of k (disclosure control)"
+
+
+def released_statistic(data: pd.DataFrame, target, policy: Policy, mcid_table: pd.DataFrame) -> float:
+    """A count as released (`disclosure.released`), or a share of released counts, on confidential data."""
+    if target.statistic == "mcid_pct":
+        row = mcid_table[(mcid_table["stem"] == target.variable) & (mcid_table["timepoint"] == target.level)]
+        return float(row["%"].iloc[0])
+    valid = data[target.variable].dropna()
+    total = len(data) if target.variable == "patient_id" else len(valid)
+    if target.statistic == "count":
+        return float(disclosure.released(total, policy))
+    k = int(_level_mask(valid, target.level).sum())
+    if target.statistic == "n":
+        return float(disclosure.released(k, policy))
+    share = disclosure.percent(k, len(valid), policy)
+    return math.nan if isinstance(share, str) else float(share)
 
 
 def formatted(audit_table: pd.DataFrame) -> pd.DataFrame:
@@ -161,10 +179,18 @@ def audit(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | N
         if label is not None:
             rows.append({**row, "shown as": label, "status": STATUS_WITHHELD})
             continue
-        rounded = round_half_up(compute(data, t.variable, t.statistic, t.level, params), int(t.decimals))
-        if t.assumption:
-            status = STATUS_ASSUMED
+        if policy.active and t.statistic in RELEASED:
+            # Confidential data: counts as released (rounded) and shares of them, compared with the
+            # published value released alike; an exact count could undo the rounding of the others.
+            computed, published = released_statistic(data, t, policy, mcid_table), t.value
+            if t.statistic in ("count", "n"):
+                published = disclosure.released(int(t.value), policy)
+            rounded = round_half_up(computed, int(t.decimals))
+            matched = rounded == (published if t.statistic in ("count", "n") else t.value)
+            row["note"] = (row["note"] + "; " if row["note"] else "") + ROUNDED_NOTE
         else:
-            status = STATUS_MATCH if rounded == t.value else STATUS_DIFF
+            rounded = round_half_up(compute(data, t.variable, t.statistic, t.level, params), int(t.decimals))
+            matched = rounded == t.value
+        status = STATUS_ASSUMED if t.assumption else STATUS_MATCH if matched else STATUS_DIFF
         rows.append({**row, "computed": rounded, "status": status})
     return pd.DataFrame(rows)

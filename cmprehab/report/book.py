@@ -122,9 +122,11 @@ def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str,
         stem = name.removeprefix("tbl-")
         if _fingerprint is None:
             content, filename = table.to_csv(), f"{stem}.csv"
-        else:
-            kind = "synthetic" if _fingerprint.synthetic else "confidential"
-            content, filename = f"# {data_mark()}\n{table.to_csv()}", f"{stem}-{kind}-{_fingerprint.short}.csv"
+        elif _fingerprint.synthetic:
+            content, filename = f"# {data_mark()}\n{table.to_csv()}", f"{stem}-synthetic-{_fingerprint.short}.csv"
+        else:  # confidential: what the page shows, not the digits behind it (W and r to 16 digits give n back)
+            shown = markdown.formatted(table, decimals).to_csv(index=False)
+            content, filename = f"# {data_mark()}\n{shown}", f"{stem}-confidential-{_fingerprint.short}.csv"
         payload = base64.b64encode(content.encode("utf-8")).decode("ascii")
         text += (f'\n<a class="table-download" download="{filename}" '
                  f'href="data:text/csv;base64,{payload}">Download {filename}</a>\n')

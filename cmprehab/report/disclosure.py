@@ -7,15 +7,19 @@ table, figure, download and glued number follows three rules, applied here once:
 * **Small counts.** A count of patients below ``k`` (study parameter ``disclosure.k``) is
   shown as ``"<k"``; a percentage, confidence interval or summary computed from
   it is withheld.
-* **Complementary suppression.** The cells of a partition (the levels of a
-  variable and its missing values, or "reached" and "not reached") add up to a
-  total the reader knows. A lone hidden cell could be recovered as the total
-  minus the others, so further cells, smallest first, are withheld until the
-  hidden cells are at least two and together hold at least ``k`` patients.
-  Every table derives its cells from the same partition, so two tables can never
-  disagree about what is hidden.
 * **No single patient's value.** Minimum, maximum and histogram bins with fewer
   than ``k`` patients are not shown; percentiles and top-coded bins replace them.
+* **Rounded counts.** Every other count of patients is released rounded to the nearest
+  multiple of ``k`` (`released`), and a percentage or confidence interval is computed from
+  the released counts (`share`). The pages are computed apart (one kernel each), so no table
+  can know which cells the others hide; rounding each count on its own is the same on every
+  table, page, figure and download. Two counts of nested groups of patients on different
+  tables (measured at 1 year, measured at every time point) then differ by a multiple of k,
+  and a percentage cannot give its exact denominator back. National statistics offices round
+  flexible outputs in the same way.
+* **Statistics at their displayed precision.** On confidential data a download and the
+  results file hold what the page shows, not the 16 digits behind it (`book.show_table`,
+  `results.Page`).
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .. import params as study
+from ..analysis.stats import Proportion, proportion
 
 #: Shown in place of a value withheld so that a small count cannot be derived.
 WITHHELD = "withheld"
@@ -70,26 +75,22 @@ def policy(cohort: pd.DataFrame, given: Policy | None = None) -> Policy:
 
 
 def protect(counts: Mapping[Hashable, int], policy: Policy) -> dict[Hashable, str | None]:
-    """Label of each cell of a partition whose total is shown: None (show), "<k" or WITHHELD.
-
-    Primary suppression hides every count below k, zero included, except a zero
-    in the MISSING cell (it says that every value was recorded, nothing about a
-    patient). Complementary suppression then hides the smallest remaining cells
-    until the hidden cells cannot be recovered from the total: at least two of
-    them, holding at least k patients together.
-    """
+    """Label of each cell of a partition whose total is released: None (released: `count`), "<k"
+    or WITHHELD. See `protect_lines`."""
     return protect_lines(counts, [list(counts)], policy)
 
 
 def protect_lines(counts: Mapping[Hashable, int], lines, policy: Policy,
                   zero_ok: set | None = None) -> dict[Hashable, str | None]:
-    """Labels of cells when the totals of some groups of them ("lines") are known to the reader.
+    """Labels of cells when the totals of some groups of them ("lines") are released too: a
+    partition is one line; a two-way table has its rows and its columns; a flow diagram its boxes.
 
-    The general form of `protect`: a partition is one line; a two-way table has its rows
-    and its columns; a flow diagram has its boxes. Primary suppression as in `protect`
-    (zero is a count, except in the MISSING cell or the cells in `zero_ok`); then, line
-    after line and again until nothing changes, the smallest shown cells of a line are
-    hidden until its hidden cells are none, or at least two holding at least k patients.
+    Every count below k is hidden as "<k", zero included, except a zero in the MISSING cell or in
+    `zero_ok` (it says that every value was recorded, nothing about a patient); the other cells are
+    released rounded (`released`). A line's released total and released cells still bound its hidden
+    cells: two cells "<5" beside a total released as 10 (8 to 12) must both be 4. So, line after line
+    until nothing changes, while a hidden count below k is the only value its line allows
+    (`_determined`), the smallest released cell of that line is withheld as well.
     """
     labels: dict[Hashable, str | None] = {key: None for key in counts}
     if not policy.active:
@@ -104,15 +105,57 @@ def protect_lines(counts: Mapping[Hashable, int], lines, policy: Policy,
     while changed:
         changed = False
         for line in lines:
-            hidden = [key for key in line if labels[key] is not None]
-            while hidden and len(hidden) < len(line) and (len(hidden) < 2 or
-                                                         sum(counts[key] for key in hidden) < policy.k):
-                smallest = min((key for key in line if labels[key] is None),
-                               key=lambda key: (counts[key], order.index(key)))
+            while _determined(line, counts, labels, policy, zero_ok):
+                shown = [key for key in line if labels[key] is None]
+                if not shown:
+                    break
+                smallest = min(shown, key=lambda key: (counts[key], order.index(key)))
                 labels[smallest] = WITHHELD
-                hidden.append(smallest)
                 changed = True
     return labels
+
+
+def _released_range(n: int, policy: Policy) -> tuple[int, int]:
+    """Every count whose release equals that of n, as (lowest, highest)."""
+    r = released(n, policy)
+    if r == 0:
+        return 0, 0
+    if isinstance(r, str):
+        return 1, policy.k - 1
+    low = max(policy.k, r - policy.k // 2)
+    while low > policy.k and released(low - 1, policy) == r:
+        low -= 1
+    high = r + (policy.k - 1) // 2
+    while released(high + 1, policy) == r:
+        high += 1
+    return low, high
+
+
+def _determined(line, counts, labels, policy: Policy, zero_ok) -> bool:
+    """Whether what the line releases (its cells and its total) leaves a hidden count below k
+    only one possible value."""
+    hidden = [key for key in line if labels[key] is not None]
+    if not hidden:
+        return False
+    total_low, total_high = _released_range(sum(counts[key] for key in line), policy)
+    ranges = {}
+    for key in line:
+        if labels[key] is None:
+            ranges[key] = _released_range(counts[key], policy)
+        elif labels[key] == policy.small:
+            ranges[key] = (1 if key in zero_ok else 0, policy.k - 1)
+        else:  # withheld: anything the total allows
+            ranges[key] = (0, total_high)
+    low_sum, high_sum = sum(r[0] for r in ranges.values()), sum(r[1] for r in ranges.values())
+    for key in hidden:
+        if not 0 < counts[key] < policy.k:
+            continue
+        low, high = ranges[key]
+        low = max(low, total_low - (high_sum - ranges[key][1]))
+        high = min(high, total_high - (low_sum - ranges[key][0]))
+        if low >= high:
+            return True
+    return False
 
 
 def protect_subset(count: int, total: int, policy: Policy) -> str | None:
@@ -123,6 +166,39 @@ def protect_subset(count: int, total: int, policy: Policy) -> str | None:
 def protect_measured(count: int, total: int, policy: Policy) -> str | None:
     """Label of "patients with a value" out of all patients: the rest is a MISSING cell."""
     return protect({"measured": int(count), MISSING: int(total) - int(count)}, policy)["measured"]
+
+
+def released(n: int, policy: Policy) -> int | str:
+    """A count of patients as released: on confidential data "<k" below k (a zero stays 0: it says
+    that nobody is in the group, of no patient), otherwise the nearest multiple of k (halves up)."""
+    n = int(n)
+    if not policy.active or n == 0:
+        return n
+    if n < policy.k:
+        return policy.small
+    return policy.k * ((2 * n + policy.k) // (2 * policy.k))
+
+
+def count(n: int, label: str | None, policy: Policy) -> int | str:
+    """A count of patients as a table shows it: its label when one hides it, else `released`."""
+    return label if label is not None else released(n, policy)
+
+
+def share(k: int, n: int, policy: Policy, confidence: float) -> Proportion | None:
+    """k of n in percent with its Wilson interval, computed from the released counts (None when
+    either is withheld, or below k: a share of fewer than k patients is not shown)."""
+    shown_k, shown_n = released(k, policy), released(n, policy)
+    if isinstance(shown_k, str) or isinstance(shown_n, str):
+        return None
+    return proportion(shown_k, shown_n, confidence)
+
+
+def percent(k: int, n: int, policy: Policy) -> float | str:
+    """k of n in percent, from the released counts; WITHHELD when either is withheld."""
+    shown_k, shown_n = released(k, policy), released(n, policy)
+    if isinstance(shown_k, str) or isinstance(shown_n, str):
+        return WITHHELD
+    return 100 * shown_k / shown_n if shown_n else float("nan")
 
 
 def too_few(n: int, policy: Policy) -> bool:

@@ -36,11 +36,12 @@ def set_style() -> None:
 
 
 def _histogram(ax, values: pd.Series, bins: np.ndarray, colour: str, policy: Policy) -> None:
-    """Bars of patients per bin; values beyond the last edge counted in the last bin; small bins
-    left out under disclosure control."""
+    """Bars of patients per bin; values beyond the last edge counted in the last bin; under disclosure
+    control small bins left out and the others at their released (rounded) height."""
     counts, edges = np.histogram(np.clip(values.dropna(), bins[0], bins[-1]), bins=bins)
     keep = disclosure.visible_bins(counts, policy)
-    ax.bar(edges[:-1][keep], counts[keep], width=np.diff(edges)[keep], align="edge", color=colour,
+    heights = np.array([disclosure.released(int(n), policy) if shown else 0 for n, shown in zip(counts, keep)])
+    ax.bar(edges[:-1][keep], heights[keep], width=np.diff(edges)[keep], align="edge", color=colour,
            edgecolor="white")
     ax.set_xlim(bins[0], bins[-1])
 

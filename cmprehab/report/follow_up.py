@@ -63,15 +63,15 @@ def flow(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
         lines += [sorted(cells_) for a, b, cells_ in _DIFFERENCES.values() if shown[a] is None and shown[b] is None]
         labels = disclosure.protect_lines(cells, lines, policy, zero_ok={"no_start"})
         row = {"measure": "Any measure" if key == "any" else INSTRUMENTS[key].short, "stem": key,
-               "included": counts.included}
+               "included": disclosure.released(counts.included, policy)}
         for box in ("with_start", "discharge", "one_year"):
-            row[box] = disclosure.shown(getattr(counts, box), shown[box])
-        row["one_year_only"] = disclosure.shown(counts.one_year_only, labels["one_year_only"])
-        # A difference of two shown totals is known anyway; of a withheld one, it is withheld.
-        row["not_discharge"] = (counts.not_discharge if shown["with_start"] is None and shown["discharge"] is None
-                                else WITHHELD)
-        row["not_one_year"] = (counts.not_one_year if shown["with_start"] is None and shown["one_year"] is None
-                               else WITHHELD)
+            row[box] = disclosure.count(getattr(counts, box), shown[box], policy)
+        row["one_year_only"] = disclosure.count(counts.one_year_only, labels["one_year_only"], policy)
+        # A difference of two shown totals, released as a count of its own; of a withheld one, withheld.
+        row["not_discharge"] = (disclosure.released(counts.not_discharge, policy)
+                                if shown["with_start"] is None and shown["discharge"] is None else WITHHELD)
+        row["not_one_year"] = (disclosure.released(counts.not_one_year, policy)
+                               if shown["with_start"] is None and shown["one_year"] is None else WITHHELD)
         rows.append(row)
     return pd.DataFrame(rows)[["measure", "stem", *BOXES]]
 
@@ -97,8 +97,7 @@ def attrition(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFram
         index = rows.index
         if variable == "":  # the row of group sizes
             for name, key in zip(groups, ("with", disclosure.MISSING)):
-                if sizes[key] is not None:
-                    out.loc[index, name] = sizes[key]
+                out.loc[index, name] = disclosure.count(int(groups[name].sum()), sizes[key], policy)
             continue
         values = cohort[variable] if variable in cohort.columns else None
         hidden = _protect_characteristic(out, rows, values, groups, policy)
@@ -120,20 +119,35 @@ def _protect_characteristic(out, rows, values, groups, policy) -> bool:
                 out.loc[rows.index, name] = WITHHELD
                 hidden = True
         return hidden
-    codes = _level_codes(values, levels)
-    counts = pd.DataFrame({name: [int((codes[mask] == level).sum()) for level in levels]
+    # Every level of the variable, shown or not ("Men" beside "Women", "No" beside "Yes"): a level the
+    # table leaves out is still the group minus the others.
+    every = _every_level(values, levels)
+    codes = _level_codes(values, every)
+    counts = pd.DataFrame({name: [int((codes[mask] == level).sum()) for level in every]
                            + [int(codes[mask].isna().sum())] for name, mask in groups.items()},
-                          index=[*levels, disclosure.MISSING])
+                          index=[*every, disclosure.MISSING])
     if counts.loc[disclosure.MISSING].sum() == 0:
         counts = counts.drop(index=disclosure.MISSING)
     labels = disclosure.protect_grid(counts, policy)
-    hidden = False
+    hidden = bool(labels.notna().to_numpy().any())
     for level, i in zip(levels, rows.index):
-        for name in groups:
+        for name, mask in groups.items():
             if labels.loc[level, name] is not None:
                 out.loc[i, name] = labels.loc[level, name]
-                hidden = True
+            else:  # tableone's "n (%)" again, from the released counts (% of those with a value)
+                n = disclosure.released(int(counts.loc[level, name]), policy)
+                valid = disclosure.released(int(codes[mask].notna().sum()), policy)
+                out.loc[i, name] = f"{n} ({100 * n / valid:.1f})" if isinstance(valid, int) and valid else WITHHELD
     return hidden or any(sizes[name] < policy.k for name in sizes)
+
+
+def _every_level(values: pd.Series, shown: list[str]) -> list[str]:
+    """The levels of a characteristic: its categories (as the table labels them), or Yes and No."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        from .. import config
+
+        return [config.CATEGORY_LABELS.get(c, c) for c in values.cat.categories]
+    return ["Yes", "No"] if set(shown) <= {"Yes", "No"} else list(shown)
 
 
 def _level_codes(values: pd.Series, levels: list[str]) -> pd.Series:
@@ -185,10 +199,16 @@ def missing_data(cohort: pd.DataFrame, params: Params | None = None, policy: Pol
         withheld = n_label or k_label
         for row in block.to_dict("records"):
             shown = {"measure": row["measure"], "method": row["method"], "patients": METHOD_NOTES[row["method"]]}
-            if withheld:
+            counted = row["method"] != "inverse probability weighting"  # k of n patients; the weighted one is not
+            share = (disclosure.share(int(row["k"]), int(row["n"]), policy, params.confidence)
+                     if counted and policy.active and not withheld else None)
+            if withheld or (counted and policy.active and share is None):
                 shown.update({"n": n_label or WITHHELD, "%": WITHHELD, "CI low": WITHHELD, "CI high": WITHHELD})
+            elif share is not None:  # from the released counts
+                shown.update({"n": share.n, "%": share.pct, "CI low": share.low, "CI high": share.high})
             else:
-                shown.update({"n": int(row["n"]), "%": row["%"], "CI low": row["CI low"], "CI high": row["CI high"]})
+                shown.update({"n": disclosure.released(int(row["n"]), policy), "%": row["%"],
+                              "CI low": row["CI low"], "CI high": row["CI high"]})
             rows.append(shown)
     return pd.DataFrame(rows)
 

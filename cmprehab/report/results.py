@@ -79,6 +79,9 @@ class Page:
         self.function = f"{function.__module__}.{function.__qualname__}"
         fingerprint = None if cohort is None else cohort.attrs.get("fingerprint")
         self.synthetic = bool(getattr(fingerprint, "synthetic", False))
+        # Confidential data: the results file holds a value as the page shows it (its 16 digits could
+        # give a withheld count back), and counts of patients are released (disclosure.released).
+        self.policy = disclosure.SHOW_ALL if cohort is None else disclosure.policy(cohort)
 
     def mark(self, text: str, unpublished: bool) -> str:
         return f"{text}{DAGGER}" if unpublished and self.synthetic else text
@@ -100,10 +103,18 @@ class Page:
             text = NOT_AVAILABLE
         else:
             text = self.mark(f"{value:{fmt}}{unit}", unpublished)
+            if self.policy.active:
+                value = int(value) if fmt == "d" else float(f"{value:{fmt}}")
         self.add(name, value, text, source)
 
     def count(self, name: str, value, source: str, unpublished: bool = False) -> None:
+        """A count of anything but patients (of tables, of published numbers, ...)."""
         self.number(name, value, "d", source, unpublished=unpublished)
+
+    def patients(self, name: str, value, source: str, unpublished: bool = False) -> None:
+        """A count of patients, as released (`disclosure.released`); a label passes through."""
+        shown = value if isinstance(value, str) or _missing(value) else disclosure.released(value, self.policy)
+        self.number(name, shown, "d", source, unpublished=unpublished)
 
     def pct(self, name: str, value, source: str, unpublished: bool = False) -> None:
         self.number(name, value, ".0f", source, unit=" %", unpublished=unpublished)
@@ -120,6 +131,7 @@ class Page:
             text = f"{NOT_AVAILABLE} (no patient with both values)"
         else:
             text = self.mark(f"{pct:.0f} %", unpublished) + f" ({study.current().ci_label} {low:.0f}–{high:.0f} %)"
+            pct = float(f"{pct:.0f}") if self.policy.active else pct
         self.add(name, pct, text, source)
 
 
@@ -195,10 +207,10 @@ def _all_patients(page: Page, cohort: pd.DataFrame) -> pd.DataFrame:
 
 def overview(cohort: pd.DataFrame) -> dict[str, Result]:
     page, policy = Page(cohort, overview), disclosure.policy(cohort)
-    page.count("n_patients", len(cohort), "len(cohort)")
+    page.patients("n_patients", len(cohort), "len(cohort)")
     _program(page, cohort)
     _top_interventions(page, cohort, 4)
-    page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
+    page.patients("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
     one_year = tables.mcid(cohort)
     one_year = one_year[one_year["timepoint"] == "1y"]
     for row in one_year.to_dict("records"):
@@ -211,7 +223,7 @@ def overview(cohort: pd.DataFrame) -> dict[str, Result]:
 
 def aims(cohort: pd.DataFrame) -> dict[str, Result]:
     page = Page(cohort, aims)
-    page.count("n_patients", len(cohort), "len(cohort)")
+    page.patients("n_patients", len(cohort), "len(cohort)")
     _inclusion_years(page)
     return page.results
 
@@ -224,7 +236,7 @@ def _inclusion_years(page: Page) -> None:
 def methods(cohort: pd.DataFrame) -> dict[str, Result]:
     page, policy = Page(cohort, methods), disclosure.policy(cohort)
     fingerprint = cohort.attrs["fingerprint"]
-    page.count("n_patients", len(cohort), "len(cohort)")
+    page.patients("n_patients", len(cohort), "len(cohort)")
     _inclusion_years(page)
     params = study.current()
     for stem, instrument in INSTRUMENTS.items():
@@ -280,10 +292,11 @@ def mcid_rule_markdown(stem: str, params) -> str:
 def baseline(cohort: pd.DataFrame) -> dict[str, Result]:
     page, policy = Page(cohort, baseline), disclosure.policy(cohort)
     data = derive(cohort)
-    page.count("n_patients", len(cohort), "len(cohort)")
+    page.patients("n_patients", len(cohort), "len(cohort)")
     sex = tables.variable_labels(data, "sex", policy)["female"]
     women = data["sex"].astype(object).eq("female").sum()
-    page.pct("women_pct", disclosure.shown(100 * women / len(data), sex and WITHHELD), "tables.variable_labels")
+    page.pct("women_pct", disclosure.shown(disclosure.percent(women, len(data), policy), sex and WITHHELD),
+             "tables.variable_labels")
     page.number("age_mean", data["age"].mean(), ".0f", "pandas mean")
     page.number("age_sd", data["age"].std(), ".1f", "pandas std")
     low, high, what = disclosure.value_range(data["age"], policy)
@@ -295,11 +308,10 @@ def baseline(cohort: pd.DataFrame) -> dict[str, Result]:
         page.number(f"{column}_median", median, fmt, "pandas median")
     labels = tables.variable_labels(data, "low_pain_management", policy)
     low_pm = data["low_pain_management"].dropna()
-    page.pct("low_pm_pct", disclosure.shown(100 * low_pm.mean() if len(low_pm) else math.nan,
+    page.pct("low_pm_pct", disclosure.shown(disclosure.percent(int(low_pm.sum()), len(low_pm), page.policy),
                                             labels[1.0] and WITHHELD), "tables.variable_labels")
-    active = tables.variable_labels(data, "physically_active", policy)
     valid = int(data["physically_active"].notna().sum())
-    page.count("active_valid", disclosure.shown(valid, active[disclosure.MISSING] and WITHHELD),
+    page.patients("active_valid", valid,
                "tables.variable_labels")
     return page.results
 
@@ -341,9 +353,9 @@ def interventions(cohort: pd.DataFrame) -> dict[str, Result]:
 
 def outcomes(cohort: pd.DataFrame) -> dict[str, Result]:
     page, policy = Page(cohort, outcomes), disclosure.policy(cohort)
-    page.count("n_patients", len(cohort), "len(cohort)")
-    page.count("n_discharge", _n_with_any(cohort, "discharge", policy), "results._n_with_any", unpublished=True)
-    page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
+    page.patients("n_patients", len(cohort), "len(cohort)")
+    page.patients("n_discharge", _n_with_any(cohort, "discharge", policy), "results._n_with_any", unpublished=True)
+    page.patients("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
     params = study.current()
     for stem, instrument in INSTRUMENTS.items():
         page.text(f"threshold_{stem}", params.mcid[stem].describe(instrument.unit), "params.mcid")
@@ -351,8 +363,8 @@ def outcomes(cohort: pd.DataFrame) -> dict[str, Result]:
         prefix = f"mcid_{row['stem']}_{row['timepoint']}"
         # Published: the discharge shares; not published: the 1-year shares and every count.
         page.share(prefix, row, "tables.mcid", unpublished=row["timepoint"] == "1y")
-        page.number(f"{prefix}_k", row["reached"], "d", "tables.mcid", unpublished=True)
-        page.number(f"{prefix}_n", row["of"], "d", "tables.mcid", unpublished=True)
+        page.patients(f"{prefix}_k", row["reached"], "tables.mcid", unpublished=True)
+        page.patients(f"{prefix}_n", row["of"], "tables.mcid", unpublished=True)
     change = tables.change_tests(cohort)
     p_values = disclosure.numeric(change["p"]).dropna()
     alpha = 1 - params.confidence
@@ -409,9 +421,9 @@ def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
     page, policy = Page(cohort, conclusions), disclosure.policy(cohort)
     page.number("published_sessions", targets.value("sessions_median"), ".0f", "targets.value")
     page.number("published_months", targets.value("program_months_median"), ".0f", "targets.value")
-    page.count("n_patients", len(cohort), "len(cohort)")
+    page.patients("n_patients", len(cohort), "len(cohort)")
     _program(page, cohort)
-    page.count("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
+    page.patients("n_1y", _n_with_any(cohort, "1y", policy), "results._n_with_any")
     top = _top_interventions(Page(cohort, conclusions), cohort, 4)["category"].str.lower().tolist()
     page.text("most_used", ", ".join(top[:-1]) + " and " + top[-1], "tables.interventions")
     one_year = tables.mcid(cohort)
@@ -437,8 +449,8 @@ def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
 def _limitations(page: Page, cohort: pd.DataFrame) -> None:
     """The numbers the limitations are written from."""
 
-    lost = page.results["n_1y"].value
-    page.pct("lost_pct", 100 * (len(cohort) - lost) / len(cohort) if isinstance(lost, int) else WITHHELD,
+    measured, everyone = page.results["n_1y"].value, page.results["n_patients"].value  # as released
+    page.pct("lost_pct", 100 * (everyone - measured) / everyone if isinstance(measured, int) else WITHHELD,
              "results._n_with_any")
     rho = paired_analysis.improvement_by_start(cohort)
     shown = rho[rho["n"].map(lambda n: not disclosure.too_few(n, disclosure.policy(cohort)))]
@@ -465,12 +477,12 @@ def follow_up(cohort: pd.DataFrame) -> dict[str, Result]:
     """The follow-up chapter: flow, attrition, the 1-year share under four ways of counting the lost."""
     page = Page(cohort, follow_up)
     params = study.current()
-    page.count("n_patients", len(cohort), "len(cohort)")
+    page.patients("n_patients", len(cohort), "len(cohort)")
     flow = follow_up_report.flow(cohort).set_index("stem").loc["any"]
-    page.count("n_discharge", flow["discharge"], "follow_up.flow", unpublished=True)
-    page.count("n_1y", flow["one_year"], "follow_up.flow")
-    page.count("n_lost_1y", flow["not_one_year"], "follow_up.flow")
-    page.count("n_1y_not_discharge", flow["one_year_only"], "follow_up.flow", unpublished=True)
+    page.patients("n_discharge", flow["discharge"], "follow_up.flow", unpublished=True)
+    page.patients("n_1y", flow["one_year"], "follow_up.flow")
+    page.patients("n_lost_1y", flow["not_one_year"], "follow_up.flow")
+    page.patients("n_1y_not_discharge", flow["one_year_only"], "follow_up.flow", unpublished=True)
     page.number("smd_flag", params.follow_up.smd_flag, "g", "params.follow_up")
     flagged = follow_up_report.imbalanced(follow_up_report.attrition(cohort), params)
     page.text("imbalanced", "; ".join(f"{row.Characteristic.rsplit(', ', 1)[0]} (SMD {row.SMD:+.2f})"
@@ -532,7 +544,7 @@ def predictors(cohort: pd.DataFrame) -> dict[str, Result]:
     adjusted = who_benefits_report.risk_ratios(cohort, params, model=predictors_analysis.MODEL_ADJUSTED)
     for name, table in (("univariable", univariable), ("adjusted", adjusted)):
         patients = disclosure.numeric(table["patients"]).dropna()
-        page.count(f"{name}_patients_max", int(patients.max()) if len(patients) else WITHHELD,
+        page.patients(f"{name}_patients_max", int(patients.max()) if len(patients) else WITHHELD,
                    "who_benefits.risk_ratios", unpublished=True)
     page.count("adjusted_predictors", len(params.predictors.adjusted_for), "params.predictors")
     page.count("candidate_predictors", len(predictors_analysis.PREDICTORS), "analysis.predictors.PREDICTORS")

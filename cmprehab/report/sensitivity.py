@@ -63,17 +63,24 @@ def literature(cohort: pd.DataFrame, params: Params | None = None, policy: Polic
                  "source": row["source"]}
         n_label = measured_label(cohort, f"{row['stem']}_{row['timepoint']}", policy)
         if n_label is not None or not keep.get(index, False) and policy.active:
-            shown.update({"reached": WITHHELD, "of": n_label or int(row["n"]), "%": WITHHELD,
+            shown.update({"reached": WITHHELD, "of": n_label or disclosure.released(int(row["n"]), policy), "%": WITHHELD,
                           "CI low": WITHHELD, "CI high": WITHHELD})
         else:
-            shown.update({"reached": _int(row["k"]), "of": int(row["n"]), "%": row["%"],
-                          "CI low": row["CI low"], "CI high": row["CI high"]})
+            shown.update(_released_share(row, params, policy))
         rows.append(shown)
     return pd.DataFrame(rows)
 
 
-def _int(value):
-    return int(value) if pd.notna(value) else value
+def _released_share(row, params: Params, policy: Policy) -> dict:
+    """reached, of, % and CI of a row with counts k of n: as computed, or from the released counts."""
+    if pd.isna(row["k"]) or not policy.active:
+        return {"reached": int(row["k"]) if pd.notna(row["k"]) else row["k"], "of": int(row["n"]), "%": row["%"],
+                "CI low": row["CI low"], "CI high": row["CI high"]}
+    p = disclosure.share(int(row["k"]), int(row["n"]), policy, params.confidence)
+    if p is None:
+        return {"reached": disclosure.released(int(row["k"]), policy), "of": disclosure.released(int(row["n"]), policy),
+                "%": WITHHELD, "CI low": WITHHELD, "CI high": WITHHELD}
+    return {"reached": p.k, "of": p.n, "%": p.pct, "CI low": p.low, "CI high": p.high}
 
 
 def curves(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None,
@@ -103,7 +110,13 @@ def curves(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | 
             counts += [fixed_k] if fixed_k is not None else []
             flags = [False] * len(rows) + [True] * (len(counts) - len(rows))
             keep.loc[rows.index] = disclosure.spaced_points(counts, int(rows["n"].iloc[0]), flags, policy)[: len(rows)]
-    return curve[keep.to_numpy()].reset_index(drop=True)
+    curve = curve[keep.to_numpy()].reset_index(drop=True)
+    if policy.active and len(curve):  # what is drawn is a share of the released counts
+        released = pd.DataFrame([_released_share(row, params, policy) for row in curve.to_dict("records")],
+                                index=curve.index)
+        curve = curve.assign(k=released["reached"], n=released["of"],
+                             **{c: pd.to_numeric(released[c], errors="coerce") for c in ("%", "CI low", "CI high")})
+    return curve
 
 
 #: The four paths from discharge to 1 year, in the order of the table.
@@ -123,9 +136,9 @@ def transitions(cohort: pd.DataFrame, params: Params | None = None, policy: Poli
         for row in block.to_dict("records"):
             label = n_label and WITHHELD or labels[row["pattern"]]
             rows.append({"measure": row["measure"], "pattern": row["pattern"], "at discharge": row["at discharge"],
-                         "at 1 year": row["at 1 year"], "patients": disclosure.shown(int(row["n"]), label),
-                         "of": disclosure.shown(n3, n_label),
-                         "%": WITHHELD if label else row["%"]})
+                         "at 1 year": row["at 1 year"], "patients": disclosure.count(int(row["n"]), label, policy),
+                         "of": disclosure.count(n3, n_label, policy),
+                         "%": WITHHELD if label else disclosure.percent(int(row["n"]), n3, policy)})
     return pd.DataFrame(rows)
 
 
@@ -139,13 +152,16 @@ def paired(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | 
         n_label = measured_label(cohort, f"{row['stem']}_{row['timepoint']}", policy)
         labels = disclosure.protect({k: int(row[k]) for k in ("improved", "unchanged", "worse")}, policy)
         few = n_label is not None or disclosure.too_few(int(row["pairs"]), policy)
-        shown = {"measure": row["measure"], "time": row["time"], "pairs": disclosure.shown(int(row["pairs"]), n_label)}
+        shown = {"measure": row["measure"], "time": row["time"], "pairs": disclosure.count(int(row["pairs"]), n_label, policy)}
         for key in ("improved", "unchanged", "worse"):
-            shown[key] = WITHHELD if n_label else disclosure.shown(int(row[key]), labels[key])
+            shown[key] = WITHHELD if n_label else disclosure.count(int(row[key]), labels[key], policy)
         for key in ("median change", "HL change", "HL low", "HL high", "W", "p"):
             shown[key] = WITHHELD if few else row[key]
+        if policy.active:  # W with r (or the pairs) gives the non-zero pairs back: withheld
+            shown["W"] = WITHHELD
         # The non-zero pairs are the pairs minus the unchanged: hidden with them.
-        shown["nonzero"] = WITHHELD if few or labels["unchanged"] else int(row["nonzero"])
+        shown["nonzero"] = (WITHHELD if few or labels["unchanged"]
+                            else disclosure.released(int(row["nonzero"]), policy))
         rows.append(shown)
     return pd.DataFrame(rows).rename(columns={"HL change": "HL estimate", "nonzero": "non-zero pairs"})
 
@@ -164,6 +180,6 @@ def trajectories(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataF
             label = disclosure.protect_measured(n, len(cohort), policy)
         few = disclosure.too_few(n, policy)
         rows.append({"measure": row["measure"], "patients": row["patients"], "time": row["time"],
-                     "n": disclosure.shown(n, label),
+                     "n": disclosure.count(n, label, policy),
                      **{key: WITHHELD if few else row[key] for key in ("median", "Q1", "Q3")}})
     return pd.DataFrame(rows)

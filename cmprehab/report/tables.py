@@ -15,7 +15,7 @@ from .. import config
 from .. import params as study
 from ..analysis.attrition import CHARACTERISTICS, numpy_strings, plain_categories
 from ..analysis.derive import derive
-from ..analysis.stats import mcid_reached, median_iqr, proportion, wilcoxon_change
+from ..analysis.stats import mcid_reached, median_iqr, wilcoxon_change
 from ..data.schema import FIELD_BY_NAME
 from ..instruments import INSTRUMENTS, LATER, TIMEPOINTS
 from ..params import Params
@@ -82,11 +82,12 @@ def baseline_tableone(cohort: pd.DataFrame, rows: list[tuple[str, str, str]] | N
         )
 
 
-def _share_cells(k: int, n: int, label: str | None, confidence: float) -> dict:
-    """n, %, CI of k out of n: numbers, or the count's label and the rest withheld."""
-    if label is not None:
-        return {"n": label, "%": WITHHELD, "CI low": WITHHELD, "CI high": WITHHELD}
-    p = proportion(k, n, confidence)
+def _share_cells(k: int, n: int, label: str | None, confidence: float, policy: Policy) -> dict:
+    """n, %, CI of k out of n, from the released counts (`disclosure.share`); or the count's label
+    and the rest withheld."""
+    p = None if label is not None else disclosure.share(k, n, policy, confidence)
+    if p is None:
+        return {"n": disclosure.count(k, label, policy), "%": WITHHELD, "CI low": WITHHELD, "CI high": WITHHELD}
     return {"n": p.k, "%": p.pct, "CI low": p.low, "CI high": p.high}
 
 
@@ -97,8 +98,9 @@ def interventions(cohort: pd.DataFrame, params: Params | None = None, policy: Po
     for column, label in config.INTERVENTIONS.items():
         values = cohort[column].dropna()
         k, n = int(values.sum()), int(len(values))
-        cells = _share_cells(k, n, disclosure.protect_subset(k, n, policy), params.confidence)
-        rows.append({"category": label, "n": cells["n"], "of": n, **{c: cells[c] for c in ("%", "CI low", "CI high")}})
+        cells = _share_cells(k, n, disclosure.protect_subset(k, n, policy), params.confidence, policy)
+        rows.append({"category": label, "n": cells["n"], "of": disclosure.released(n, policy),
+                     **{c: cells[c] for c in ("%", "CI low", "CI high")}})
     return pd.DataFrame(rows)
 
 
@@ -109,8 +111,8 @@ def interventions_per_patient(cohort: pd.DataFrame, policy: Policy | None = None
     counts = {n: int((received == n).sum()) for n in range(len(config.INTERVENTIONS) + 1)}
     labels = disclosure.protect(counts, policy)
     return pd.DataFrame({"categories received": list(counts),
-                         "patients": [disclosure.shown(n, labels[c]) for c, n in counts.items()],
-                         "%": [disclosure.shown(100 * n / len(cohort), labels[c] and WITHHELD)
+                         "patients": [disclosure.count(n, labels[c], policy) for c, n in counts.items()],
+                         "%": [disclosure.shown(disclosure.percent(n, len(cohort), policy), labels[c] and WITHHELD)
                                for c, n in counts.items()]})
 
 
@@ -120,7 +122,7 @@ def _quantile_cells(values: pd.Series, label: str | None, policy: Policy) -> dic
     if disclosure.too_few(n, policy):
         return {"n": label, "median": WITHHELD, "Q1": WITHHELD, "Q3": WITHHELD}
     median, q1, q3 = median_iqr(values)
-    return {"n": disclosure.shown(n, label), "median": median, "Q1": q1, "Q3": q3}
+    return {"n": disclosure.count(n, label, policy), "median": median, "Q1": q1, "Q3": q3}
 
 
 def program(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
@@ -175,8 +177,9 @@ def mcid(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | No
                 row.update({"reached": WITHHELD, "of": n_label, "%": WITHHELD, "CI low": WITHHELD,
                             "CI high": WITHHELD})
             else:
-                cells = _share_cells(k, n, disclosure.protect_subset(k, n, policy), params.confidence)
-                row.update({"reached": cells["n"], "of": n, **{c: cells[c] for c in ("%", "CI low", "CI high")}})
+                cells = _share_cells(k, n, disclosure.protect_subset(k, n, policy), params.confidence, policy)
+                row.update({"reached": cells["n"], "of": disclosure.released(n, policy),
+                            **{c: cells[c] for c in ("%", "CI low", "CI high")}})
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -188,10 +191,12 @@ def change_tests(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataF
     for stem, instrument in INSTRUMENTS.items():
         for time in LATER:
             w = wilcoxon_change(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"])
-            row = {"measure": instrument.short, "time": TIMEPOINTS[time].label, "pairs": w.n_pairs,
+            # W is withheld on confidential data: with r it gives the number of nonzero changes back.
+            row = {"measure": instrument.short, "time": TIMEPOINTS[time].label,
+                   "pairs": disclosure.released(w.n_pairs, policy),
                    "median at start": w.median_start, "median later": w.median_later,
-                   "median change": w.median_change, "W": w.statistic, "p": w.p_value,
-                   "rank-biserial r": w.rank_biserial}
+                   "median change": w.median_change, "W": WITHHELD if policy.active else w.statistic,
+                   "p": w.p_value, "rank-biserial r": w.rank_biserial}
             label = measured_label(cohort, f"{stem}_{time}", policy)
             if label is not None:
                 row = {**{key: WITHHELD for key in row}, "measure": row["measure"], "time": row["time"],
@@ -203,8 +208,8 @@ def change_tests(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataF
 def follow_up(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """How many patients have each outcome at each time point (denominators)."""
     policy = disclosure.policy(cohort, policy)
-    rows = {instrument.short: [disclosure.shown(int(cohort[f"{stem}_{t}"].notna().sum()),
-                                                measured_label(cohort, f"{stem}_{t}", policy))
+    rows = {instrument.short: [disclosure.count(int(cohort[f"{stem}_{t}"].notna().sum()),
+                                                measured_label(cohort, f"{stem}_{t}", policy), policy)
                                for t in TIMEPOINTS]
             for stem, instrument in INSTRUMENTS.items()}
     table = pd.DataFrame(rows, index=[t.label for t in TIMEPOINTS.values()]).T
@@ -252,7 +257,7 @@ def baseline_table(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.Dat
     data = derive(cohort)
     data["age_range"] = data["age"]
     present = [row for row in BASELINE_ROWS if data[row[0]].notna().any()]
-    value = f"All patients (n = {len(cohort)})"
+    value = f"All patients (n = {disclosure.released(len(cohort), policy)})"
     frame = baseline_tableone(cohort, present).tableone.reset_index() if present else pd.DataFrame()
     frame.columns = ["Characteristic", "Level", "Missing", value][: len(frame.columns)]
     pieces = []
@@ -314,18 +319,23 @@ def _protect_baseline_rows(rows: pd.DataFrame, data: pd.DataFrame, column: str, 
     empty_allowed = may_be_empty(column)
     if kind in ("yes", "female", "levels"):
         labels = variable_labels(data, column, policy)
+        counts = disclosure.level_counts(values, config.CATEGORIES.get(column) or _LEVELS["yes"], empty_allowed)
         shown_level = {"Yes": 1.0, **{config.CATEGORY_LABELS[c]: c for c in labels if isinstance(c, str)
                                       and c in config.CATEGORY_LABELS}}
+        # tableone's "n (%)" again, from the released counts: % of those with a value, as tableone gives it.
+        valid = disclosure.released(int(values.notna().sum()), policy)
         for index, level in rows["Level"].items():
-            label = labels.get(shown_level.get(level))
-            if label is not None:
-                rows.loc[index, value] = label
+            key = shown_level.get(level)
+            n = disclosure.count(counts[key], labels.get(key), policy)
+            rows.loc[index, value] = (f"{n} ({100 * n / valid:.1f})" if isinstance(n, int) and isinstance(valid, int)
+                                      and valid else n if isinstance(n, str) else WITHHELD)
     else:
         valid = int(values.notna().sum())
         labels = disclosure.protect({"valid": valid, disclosure.MISSING: len(values) - valid}, policy)
         if disclosure.too_few(valid, policy):
             rows[value] = WITHHELD
     # A required column's missing count is zero by the schema, not a result: left blank.
-    missing = disclosure.shown(int(values.isna().sum()), labels.get(disclosure.MISSING)) if empty_allowed else ""
+    missing = (disclosure.count(int(values.isna().sum()), labels.get(disclosure.MISSING), policy)
+               if empty_allowed else "")
     rows["Missing"] = pd.Series([missing] + [""] * (len(rows) - 1), index=rows.index, dtype=object)
     return rows

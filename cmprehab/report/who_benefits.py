@@ -32,7 +32,7 @@ def cooccurrence(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataF
             n_ij, n_i, n_j = int(counts.loc[i, j]), int(counts.loc[i, i]), int(counts.loc[j, j])
             label = disclosure.protect_subset(n_i, len(cohort), policy) if i == j else (
                 disclosure.protect_subset(n_ij, n_i, policy) or disclosure.protect_subset(n_ij, n_j, policy))
-            out.loc[i, j] = disclosure.shown(n_ij, label)
+            out.loc[i, j] = disclosure.count(n_ij, label, policy)
     out.index = [labels[c] for c in counts.index]
     out.columns = [labels[c] for c in counts.columns]
     return out
@@ -51,14 +51,14 @@ def top_combinations(cohort: pd.DataFrame, top: int = 10, policy: Policy | None 
     rest = len(cohort) - int(shown["n"].sum())
     cells = {**{row.combination: int(row.n) for row in shown.itertuples()}, "every other combination": rest}
     labels = disclosure.protect(cells, policy) if rest else {key: None for key in cells}
-    rows = [{"combination": name, "categories": int(n_categories), "patients": disclosure.shown(n, labels[name]),
-             "%": WITHHELD if labels[name] else 100 * n / len(cohort), "members": members}
+    rows = [{"combination": name, "categories": int(n_categories), "patients": disclosure.count(n, labels[name], policy),
+             "%": WITHHELD if labels[name] else disclosure.percent(n, len(cohort), policy), "members": members}
             for name, n, n_categories, members in zip(shown["combination"], shown["n"], shown["n_categories"],
                                                       shown["categories"])]
     if rest:
         rows.append({"combination": "every other combination", "categories": "",
-                     "patients": disclosure.shown(rest, labels["every other combination"]),
-                     "%": WITHHELD if labels["every other combination"] else 100 * rest / len(cohort),
+                     "patients": disclosure.count(rest, labels["every other combination"], policy),
+                     "%": WITHHELD if labels["every other combination"] else disclosure.percent(rest, len(cohort), policy),
                      "members": ()})
     return pd.DataFrame(rows)
 
@@ -68,9 +68,11 @@ def all_four(cohort: pd.DataFrame, params: Params | None = None, policy: Policy 
     params, policy = params or study.current(), disclosure.policy(cohort, policy)
     p = combination_analysis.share_with_all(cohort, params.confidence)
     label = disclosure.protect_subset(p.k, p.n, policy)
-    if label:
-        return {"n": label, "of": p.n, "%": WITHHELD, "CI low": WITHHELD, "CI high": WITHHELD}
-    return {"n": p.k, "of": p.n, "%": p.pct, "CI low": p.low, "CI high": p.high}
+    shown = None if label else disclosure.share(p.k, p.n, policy, params.confidence)
+    if shown is None:
+        return {"n": disclosure.count(p.k, label, policy), "of": disclosure.released(p.n, policy), "%": WITHHELD,
+                "CI low": WITHHELD, "CI high": WITHHELD}
+    return {"n": shown.k, "of": shown.n, "%": shown.pct, "CI low": shown.low, "CI high": shown.high}
 
 
 # --- predictors -----------------------------------------------------------------------------------
@@ -103,7 +105,8 @@ def risk_ratios(cohort: pd.DataFrame, params: Params | None = None, policy: Poli
         hidden = _cells_too_small(row, policy)
         shown = {"outcome": INSTRUMENTS[row["measure"]].short, "predictor": predictor.label,
                  "level": _level(row["level"]), "reference": _level(row["reference"]),
-                 "patients": WITHHELD if hidden else int(row["n"]), "reached": WITHHELD if hidden else int(row["events"])}
+                 "patients": WITHHELD if hidden else disclosure.released(int(row["n"]), policy),
+                 "reached": WITHHELD if hidden else disclosure.released(int(row["events"]), policy)}
         for key, name in (("rr", "RR"), ("low", "CI low"), ("high", "CI high"), ("p", "p")):
             shown[name] = WITHHELD if hidden else row[key]
         rows.append(shown)
