@@ -104,15 +104,19 @@ def billion_laughs(levels: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def refusal_and_peak(path) -> tuple[str, int]:
+    """The refusal's message, and the most memory Python held while reading the file."""
+    tracemalloc.start()
+    try:
+        return refusal(path), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_an_alias_bomb_is_refused_at_its_first_alias_in_bounded_memory(tmp_path):
     path = tmp_path / "bomb.yml"
     path.write_text(billion_laughs(7), encoding="utf-8")  # 9**6 = 531,441 "lol" once expanded (3.7 MB as text)
-    tracemalloc.start()
-    try:
-        message = refusal(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    message, peak = refusal_and_peak(path)
     assert "line 2, column 10: an alias (*name) is not allowed in study parameters" in message
     assert peak < 2 * 2**20, f"{peak:,} bytes at the peak"
     assert "lol" not in message
@@ -155,12 +159,7 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
     huge = tmp_path / "huge.yml"
     with huge.open("wb") as sparse:
         sparse.truncate(64 * 2**20)  # 64 MiB that take no disk; reading them would take 64 MiB of memory
-    tracemalloc.start()
-    try:
-        message = refusal(huge)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    message, peak = refusal_and_peak(huge)
     assert "67,108,864 bytes, larger than the limit" in message and peak < 2**20, peak
 
 
