@@ -39,8 +39,9 @@ ifdef CMPREHAB_DATA
 override export CMPREHAB_DATA := $(value CMPREHAB_DATA)
 endif
 # Study parameters (params.yml): another file with PARAMS=..., single values with SET="name=value ...".
+# Passed as typed too; the build resolves a relative name once and hands the kernels the values.
 ifdef PARAMS
-export CMPREHAB_PARAMS := $(abspath $(PARAMS))
+override export CMPREHAB_PARAMS := $(value PARAMS)
 endif
 ifdef SET
 export CMPREHAB_SET := $(SET)

@@ -468,13 +468,26 @@ def _current(resolved: str, path: str, overrides: str) -> Params:
 # Disclosure control below the defaults: refused on real data unless acknowledged
 # --------------------------------------------------------------------------
 
-#: The parameters that protect real patients; a value below the default protects them less.
-DISCLOSURE_PARAMETERS = ("disclosure.k", "disclosure.min_patients")
+#: The parameters that protect real patients, with the smallest value each may take on real data
+#: without the author's acknowledgement. A floor, not a default: params.yml may raise them, but an
+#: edited params.yml cannot lower them silently, since the comparison would otherwise be with itself.
+#: k = 5 and 20 patients are what the disclosure design (report/disclosure.py) and its attack test
+#: (tests/test_disclosure_attack.py) were made for.
+DISCLOSURE_FLOORS = {"disclosure.k": 5, "disclosure.min_patients": 20}
+DISCLOSURE_PARAMETERS = tuple(DISCLOSURE_FLOORS)
 
 
 def weakened_disclosure(params: Params) -> list[Change]:
-    """The disclosure parameters set below the project's defaults."""
-    return [c for c in params.changes() if c.name in DISCLOSURE_PARAMETERS and c.value < c.default]
+    """The disclosure parameters set below the project's defaults or below their floor; each
+    Change names the higher of the two as its `default`."""
+    default = DEFAULTS.flat()
+    weaker = []
+    for name, value in params.flat().items():
+        if name in DISCLOSURE_FLOORS:
+            bar = max(default[name], DISCLOSURE_FLOORS[name])
+            if value < bar:
+                weaker.append(Change(name, value, bar))
+    return weaker
 
 
 def describe_weakened_disclosure(params: Params) -> str:

@@ -218,6 +218,15 @@ def test_make_hands_the_data_path_on_letter_for_letter():
             assert shown.returncode == 0 and shown.stdout == name, (how, shown.stderr)
 
 
+def test_make_hands_the_params_path_on_letter_for_letter():
+    """PARAMS went through abspath too: a parameters file named with a space was split into words."""
+    for name in ("params.yml", *AWKWARD_NAMES):
+        shown = subprocess.run(["make", "-s", "--eval", "print-params: ; @printf '%s' \"$$CMPREHAB_PARAMS\"",
+                                "print-params", f"PARAMS={name}"], cwd=config.ROOT, capture_output=True,
+                               text=True, timeout=60)
+        assert shown.returncode == 0 and shown.stdout == name, shown.stderr
+
+
 def test_bad_study_parameters_stop_the_build_before_anything_is_written(tmp_path, monkeypatch, fake, capsys):
     output = tmp_path / "out"
     assert build_with(monkeypatch, fake, output, config.DEFAULT_COHORT, "default") == 0

@@ -278,6 +278,22 @@ def test_lowering_is_refused_on_confidential_data_unless_acknowledged(confidenti
     assert len(load_cohort(confidential)) == 274
 
 
+def test_an_edited_params_file_cannot_lower_the_floor(confidential, tmp_path, monkeypatch):
+    """An author who edits the defaults themselves (k: 1 in a copy of params.yml) is refused too."""
+    edited = tmp_path / "params.yml"
+    text = params.DEFAULT_FILE.read_text(encoding="utf-8")
+    assert "\n  k: 5\n" in text
+    edited.write_text(text.replace("\n  k: 5\n", "\n  k: 1\n"), encoding="utf-8")
+    monkeypatch.setenv(params.FILE_ENV_VAR, str(edited))
+    # as if params.yml itself had been edited: its values are then the defaults too
+    monkeypatch.setattr(params, "DEFAULTS", params.load(edited, overrides=""))
+    assert params.DEFAULTS.disclosure.k == 1
+    with pytest.raises(CohortError, match="disclosure.k = 1 is below the default 5"):
+        load_cohort(confidential)
+    monkeypatch.setenv(ACK, "yes")
+    assert len(load_cohort(confidential)) == 274
+
+
 def test_a_cohort_below_min_patients_loads_only_with_the_acknowledgement(tmp_path, monkeypatch):
     three = tmp_path / "three.csv"
     three.write_text("\n".join(PATIENT_LINES[:4]) + "\n", encoding="utf-8")
