@@ -15,7 +15,7 @@ end up on a console or in a log.
 
 Numbers are numbers: a boolean (YAML reads true, yes and on as one) is refused where a number is
 meant. On a confidential cohort, a `disclosure.k` or `disclosure.min_patients` below the defaults
-is refused (`refuse_weaker_disclosure`, applied by the cohort loader and the build) unless the
+(or below their floors, `DISCLOSURE_FLOORS`, whatever params.yml says) is refused (`refuse_weaker_disclosure`, applied by the cohort loader and the build) unless the
 author sets $CMPREHAB_ALLOW_WEAKER_DISCLOSURE=yes; every page's banner then says so.
 
 Unit tests pass parameters explicitly; only the report layer reads `current()`.
