@@ -36,7 +36,8 @@ def smd_continuous(a, b):
 
 
 def smd_binary(p1, p2):
-    return abs(p1 - p2) / math.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / 2)
+    """Signed, measured (p1) - lost (p2)."""
+    return (p1 - p2) / math.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / 2)
 
 
 MEASURED = [True] * 6 + [False] * 4
@@ -64,7 +65,8 @@ def test_group_sizes_and_smd_by_hand(hand):
     assert age["SMD"] > 0 and age[A.WITH] == "55.0 (18.7)" and age[A.WITHOUT] == "27.5 (6.5)"
     smoker = row(table, "smoker")
     assert smoker["level"] == "Yes" and smoker[A.WITH] == "1 (16.7)" and smoker[A.WITHOUT] == "2 (50.0)"
-    assert smoker["SMD"] == pytest.approx(smd_binary(1 / 6, 2 / 4))
+    # fewer smokers among the measured (1 of 6 vs 2 of 4): negative, measured - lost
+    assert smoker["SMD"] == pytest.approx(smd_binary(1 / 6, 2 / 4)) and smoker["SMD"] < 0
     assert (smoker["missing with"], smoker["missing without"]) == (0, 0)
 
 
@@ -72,7 +74,8 @@ def test_every_characteristic_has_its_rows(hand):
     table = A.attrition_table(hand)
     assert list(table.columns) == A.COLUMNS
     shown = table["variable"].iloc[1:].unique().tolist()
-    assert shown == [column for column, _, _ in A.CHARACTERISTICS]
+    assert shown == [column for column, _, _ in A.ATTRITION_ROWS]
+    assert {"n_sessions", "program_months"} <= set(shown)
     # every level of a category is listed, even one nobody in these ten patients has
     locations = table[table["variable"] == "main_pain_location"]
     assert len(locations) == len(config.CATEGORIES["main_pain_location"])
@@ -87,7 +90,8 @@ def test_a_level_nobody_has(template):
     assert (upper[A.WITH], upper[A.WITHOUT]) == ("0 (0.0)", "0 (0.0)")
     neck = row(table, "main_pain_location", "Neck")
     assert (neck[A.WITH], neck[A.WITHOUT]) == ("5 (83.3)", "0 (0.0)")
-    assert neck["SMD"] == pytest.approx(smd_binary(5 / 6, 0.0))  # two levels used: the binary SMD
+    # a category of several levels: Yang & Dalton's SMD, unsigned (here two levels used: |binary SMD|)
+    assert neck["SMD"] == pytest.approx(abs(smd_binary(5 / 6, 0.0)))
 
 
 def test_all_missing_characteristic(hand):
@@ -131,6 +135,18 @@ def test_unknown_kind(hand):
         A.attrition_table(hand, rows=[("age", "Age", "range")])
 
 
+def test_women_and_programme_rows_are_signed_measured_minus_lost(template):
+    # more women and more sessions among the measured: positive; more anxious among the lost: negative
+    cohort = with_one_year(template, MEASURED, sex=["female"] * 5 + ["male"] + ["female"] + ["male"] * 3,
+                           n_sessions=[12, 10, 9, 14, 8, 11, 3, 4, 2, 5],
+                           anxiety_depression=[0, 0, 0, 0, 0, 1, 1, 1, 0, 1])
+    table = A.attrition_table(cohort)
+    women, anxious, sessions = (row(table, v)["SMD"] for v in ("sex", "anxiety_depression", "n_sessions"))
+    assert women == pytest.approx(smd_binary(5 / 6, 1 / 4)) and women > 0
+    assert anxious == pytest.approx(smd_binary(1 / 6, 3 / 4)) and anxious < 0
+    assert sessions == pytest.approx(smd_continuous([12, 10, 9, 14, 8, 11], [3, 4, 2, 5])) and sessions > 0
+
+
 def test_imbalanced_sorted_by_absolute_smd():
     table = pd.DataFrame({"variable": ["", "a", "b", "c", "c", "d"], "characteristic": ["n", "A", "B", "C", "C", "D"],
                           "SMD": [NA, -0.35, 0.12, 0.5, NA, 0.05]})
@@ -156,7 +172,7 @@ def test_committed_cohort(default_cohort):
     assert nprs["SMD"] == pytest.approx(smd_continuous(default_cohort["nprs_start"][with_data],
                                                        default_cohort["nprs_start"][~with_data]))
     first_rows = table.drop_duplicates("variable").iloc[1:]
-    assert first_rows["SMD"].notna().all() and len(first_rows) == len(A.CHARACTERISTICS)
+    assert first_rows["SMD"].notna().all() and len(first_rows) == len(A.ATTRITION_ROWS)
     flagged = A.imbalanced(table, 0.1)
     assert (flagged["|SMD|"] > 0.1).all() and flagged["|SMD|"].is_monotonic_decreasing
     assert set(flagged["variable"]) == set(first_rows[first_rows["SMD"].abs() > 0.1]["variable"])

@@ -4,13 +4,17 @@ The baseline characteristics of the patients WITH 1-year data (a 1-year value, w
 start value, on any measure: `flow.measured_one_year_any`) beside those WITHOUT, with
 standardized mean differences (SMD), computed by tableone (``groupby``, ``smd=True``).
 
-SMD as tableone computes them: for a number, (mean with - mean without) / sqrt((SD_with^2
-+ SD_without^2) / 2) with SDs of ddof = 1, signed (positive: higher in the patients with
-1-year data), also for the variables summarised by a median (the SMD uses means and SDs
-all the same); for a category, Yang & Dalton's (2012) multi-level SMD over the shares of
-the non-missing values, which has no sign (>= 0); a 0/1 variable is a two-level category.
-``|SMD|`` > 0.1 is the usual sign of a meaningful imbalance (Austin 2009); the caller passes
-the threshold.
+One sign convention everywhere: an SMD is (measured - lost), positive when the value or the
+share is higher in the patients WITH 1-year data. For a number, tableone's (mean with - mean
+without) / sqrt((SD_with^2 + SD_without^2) / 2) with SDs of ddof = 1, also for the variables
+summarised by a median (the SMD uses means and SDs all the same); for a 0/1 variable (smokers,
+women, ...), (p_with - p_without) / sqrt((p_with (1 - p_with) + p_without (1 - p_without)) / 2)
+over the non-missing values, signed (tableone reports it unsigned, which hid that fewer smokers
+were measured); for a category of three or more levels, tableone's Yang & Dalton (2012)
+multi-level SMD, which has no sign (>= 0). ``|SMD|`` > 0.1 is the usual sign of a meaningful
+imbalance (Austin 2009); the caller passes the threshold. The table adds the programme
+(sessions, programme length) to the baseline characteristics (:data:`ATTRITION_ROWS`): they
+are the largest imbalances in the synthetic cohort.
 
 Percentages are of the patients with a value in that group (missing values are left out
 and counted in the "missing" columns). A characteristic without any value gets one row
@@ -33,7 +37,7 @@ from ..memo import per_cohort
 from .derive import derive
 from .flow import measured_one_year_any
 
-__all__ = ["CHARACTERISTICS", "NO_PATIENTS", "NO_VALUES", "attrition_table", "imbalanced"]
+__all__ = ["ATTRITION_ROWS", "CHARACTERISTICS", "NO_PATIENTS", "NO_VALUES", "attrition_table", "imbalanced"]
 
 #: The baseline characteristics (the paper's Table 2), defined once: the attrition table compares
 #: them, and the baseline table (`BASELINE_ROWS` in the report layer) adds the age range to them.
@@ -53,6 +57,13 @@ CHARACTERISTICS: list[tuple[str, str, str]] = [
     ("physically_active", "Physically active ≥ 150 min/week", "yes"),
     ("anxiety_depression", "Anxious or depressed", "yes"),
     ("n_goals", "Rehabilitation goals set at start", "median"),
+]
+
+#: What the attrition table compares: the baseline characteristics and the programme each patient had.
+ATTRITION_ROWS: list[tuple[str, str, str]] = [
+    *CHARACTERISTICS,
+    ("n_sessions", "Sessions", "median"),
+    ("program_months", "Programme length, months", "median"),
 ]
 
 NO_VALUES = "no values"
@@ -153,19 +164,20 @@ def _cells(table, column_for: dict[str, str]) -> dict[tuple[str, str], dict[str,
 
 
 @per_cohort
-def attrition_table(cohort: pd.DataFrame, rows: Sequence[tuple[str, str, str]] = CHARACTERISTICS,
+def attrition_table(cohort: pd.DataFrame, rows: Sequence[tuple[str, str, str]] = ATTRITION_ROWS,
                     measured: pd.Series | None = None) -> pd.DataFrame:
     """Baseline characteristics of the patients with and without 1-year data, with SMDs.
 
     `rows`: (column of ``derive(cohort)``, label, kind) for each characteristic (default
-    :data:`CHARACTERISTICS`). `measured`: who counts as "with" (boolean, indexed like the
+    :data:`ATTRITION_ROWS`). `measured`: who counts as "with" (boolean, indexed like the
     cohort); default: a 1-year value on any measure (`flow.measured_one_year_any`).
 
     Returns one row per shown level: variable (column name; "" for the n row),
     characteristic (tableone's label with its statistic, e.g. "Age, years, mean (SD)"),
     level ("" for numbers; "Yes" for 0/1 variables, "Women" for sex, every level of a
     category), with, without (tableone's text: "42.5 (13.0)", "125 (70.2)"), SMD (float,
-    on the first row of each characteristic, NaN elsewhere), missing with, missing
+    on the first row of each characteristic, NaN elsewhere; measured - lost, see the module
+    docstring), missing with, missing
     without (patients without a value, per group, on every row of the characteristic).
     The first row is the group sizes (characteristic "n").
     """
@@ -186,6 +198,9 @@ def attrition_table(cohort: pd.DataFrame, rows: Sequence[tuple[str, str, str]] =
         table = _run_tableone(frame, present, order, limit, "_group")
         cells = _cells(table, {WITH: WITH, WITHOUT: WITHOUT})
         smd = {label: float(value) for label, value in table.smd_table.iloc[:, 0].items()}
+        for column, label, kind in present:  # tableone's SMD of a 0/1 variable has no sign: give it one
+            if kind in ("yes", "female"):
+                smd[label] = signed_binary_smd(_indicator(data[column], kind), group == WITH)
     elif present and len(data):  # one group is everybody: its summary is the overall one
         full = WITH if sizes[WITH] else WITHOUT
         cells = {key: {full: value["Overall"]}
@@ -215,11 +230,35 @@ def attrition_table(cohort: pd.DataFrame, rows: Sequence[tuple[str, str, str]] =
     return pd.DataFrame(out, columns=COLUMNS)
 
 
+def _indicator(values: pd.Series, kind: str) -> pd.Series:
+    """1.0 for the level a 0/1 row shows ("Yes", "Women"), 0.0 otherwise, NaN when missing."""
+    if kind == "female":
+        return (values.astype(object) == "female").astype(float).where(values.notna())
+    return values.astype("Float64").astype(float)
+
+
+def signed_binary_smd(indicator: pd.Series, measured: pd.Series) -> float:
+    """SMD of a 0/1 variable, measured - lost: (p1 - p0) / sqrt((p1 (1 - p1) + p0 (1 - p0)) / 2).
+
+    Missing values are left out; NaN when a group has no value, 0 when the shares are equal,
+    NaN when they differ but neither group varies (all 1 against all 0: no finite SMD).
+    """
+    measured = measured.astype(bool)
+    with_values, without_values = indicator[measured].dropna(), indicator[~measured].dropna()
+    if with_values.empty or without_values.empty:
+        return math.nan
+    p1, p0 = float(with_values.mean()), float(without_values.mean())
+    pooled = math.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / 2)
+    if pooled == 0:
+        return 0.0 if p1 == p0 else math.nan
+    return (p1 - p0) / pooled
+
+
 def imbalanced(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """The characteristics of an :func:`attrition_table` whose ``|SMD|`` exceeds `threshold`.
 
-    Columns: variable, characteristic, SMD (as in the table: signed for numbers, >= 0 for
-    categories), ``|SMD|``; sorted by ``|SMD|``, largest first. Characteristics without an SMD
+    Columns: variable, characteristic, SMD (as in the table: signed, measured - lost, for numbers
+    and 0/1 variables; >= 0 for categories of three or more levels), ``|SMD|``; sorted by ``|SMD|``, largest first. Characteristics without an SMD
     (NaN) are left out. Empty (with these columns) when none exceeds the threshold.
     """
     if not threshold >= 0:

@@ -82,7 +82,7 @@ MAX_SESSIONS_PER_WEEK = 2.0
 #: Loss to follow-up: baseline variables compared between patients lost and measured at 1 year.
 LOSS_VARIABLES = ["age", "female", "bmi", "smoker", "pain_duration_years", "nprs_start", "dri_start",
                   "eqvas_start", "anxiety_depression", "n_sessions", "program_months"]
-LOSS_SMD = 0.1       # an SMD this large (absolute) counts as an imbalance
+LOSS_SMD = 0.1       # an |SMD| above this counts as an imbalance (as follow_up.smd_flag's default)
 LOSS_MIN_VARIABLES = 2
 LOSS_ALPHA = 0.05    # the joint likelihood-ratio test of a logistic model of loss must reach this
 
@@ -152,12 +152,6 @@ def band_ok(counts: list[int]) -> bool:
     below2, below, at, above = counts
     return (min(counts) > 0 and below >= DEPLETION * (below2 + at) / 2
             and at >= DEPLETION * (below + above) / 2)
-
-
-def _smd(a: pd.Series, b: pd.Series) -> float:
-    a, b = a.dropna().astype(float), b.dropna().astype(float)
-    pooled = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
-    return (a.mean() - b.mean()) / pooled if pooled > 0 else math.nan
 
 
 def _loss_test(frame: pd.DataFrame, lost: pd.Series) -> float:
@@ -323,16 +317,20 @@ def fidelity_report(cohort: pd.DataFrame, thresholds: dict[str, float] | None = 
         "program_months": frame["program_months"]}).astype(float)
     lost = cohort["nprs_1y"].isna()
     if lost.any() and (~lost).any():
-        smd = pd.Series({v: _smd(base.loc[lost, v], base.loc[~lost, v]) for v in LOSS_VARIABLES})
-        big = smd[smd.abs() >= LOSS_SMD].sort_values(key=abs, ascending=False)
+        # The SMDs and their count are the follow-up page's (measured - lost, one convention, one count).
+        from ..analysis import attrition
+
+        flagged = attrition.imbalanced(attrition.attrition_table(cohort), LOSS_SMD)
+        big = pd.Series(flagged["SMD"].to_numpy(), index=flagged["variable"])
         p = _loss_test(base, lost)
         shown = ", ".join(f"{v} {s:+.2f}" for v, s in big.head(4).items()) or "none"
-        measured = f"{len(big)} variables (largest: {shown}); p = {p:.3g}"
+        measured = f"{len(big)} characteristics (largest: {shown}); p = {p:.3g}"
         met = len(big) >= LOSS_MIN_VARIABLES and p < LOSS_ALPHA
     else:
         measured, met = "nobody or everybody lost at 1 year", False
     add("Loss to follow-up at 1 year depends on baseline characteristics", KIND_INVENTED, "X",
-        f"|SMD| ≥ {LOSS_SMD:g} (lost vs measured) on at least {LOSS_MIN_VARIABLES} baseline variables, and the "
+        f"|SMD| > {LOSS_SMD:g} (measured − lost, as on the follow-up page) on at least {LOSS_MIN_VARIABLES} "
+        "characteristics, and the "
         f"likelihood-ratio test of a logistic model of loss on them p < {LOSS_ALPHA:g}", measured, met)
 
     report = pd.DataFrame(rows)

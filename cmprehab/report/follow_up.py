@@ -14,6 +14,7 @@ from .. import params as study
 from ..analysis import attrition as attrition_analysis
 from ..analysis import flow as flow_analysis
 from ..analysis import missing as missing_analysis
+from ..analysis.derive import derive
 from ..instruments import INSTRUMENTS
 from ..params import Params
 from . import disclosure
@@ -77,8 +78,8 @@ def flow(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
 
 
 def attrition(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
-    """Baseline characteristics of patients with and without 1-year data, with standardized
-    mean differences (tableone). Under disclosure control the levels of each characteristic
+    """Baseline characteristics and programme of patients with and without 1-year data, with
+    standardized mean differences (measured - lost; `analysis.attrition`). Under disclosure control the levels of each characteristic
     and the two groups form a two-way table whose margins are shown elsewhere; its small
     cells are hidden (`disclosure.protect_grid`), and so is the SMD of a characteristic with
     a hidden cell or a group of fewer than k patients."""
@@ -93,13 +94,14 @@ def attrition(cohort: pd.DataFrame, policy: Policy | None = None) -> pd.DataFram
     # The group sizes: the measured (shown on other pages too) and the lost, a partition of all patients.
     sizes = disclosure.protect({"with": int(measured.sum()), disclosure.MISSING: int((~measured).sum())}, policy)
     group_label = sizes["with"] or sizes[disclosure.MISSING]
+    data = derive(cohort)  # the programme rows (program_months) are derived columns
     for variable, rows in table.groupby("variable", sort=False):
         index = rows.index
         if variable == "":  # the row of group sizes
             for name, key in zip(groups, ("with", disclosure.MISSING)):
                 out.loc[index, name] = disclosure.count(int(groups[name].sum()), sizes[key], policy)
             continue
-        values = cohort[variable] if variable in cohort.columns else None
+        values = data[variable] if variable in data.columns else None
         hidden = _protect_characteristic(out, rows, values, groups, policy)
         if hidden or group_label is not None:
             out.loc[index, "SMD"] = WITHHELD
