@@ -11,6 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+#: The anchors of clinically important change: what patients rated the change as when the threshold
+#: was derived. One word per anchor everywhere in the book (tables, Methods, glossary):
+#: "minimal": the smallest change patients perceive as beneficial ("a little better", the MCID proper);
+#: "much improved": a moderate change ("much better" / "much improved" on a global rating of change;
+#:     IMMPACT's "moderately important");
+#: "substantial": IMMPACT's "substantial" benchmark (about 50 % less pain).
+ANCHORS: dict[str, str] = {
+    "minimal": "minimal improvement",
+    "much improved": "much improved (moderate)",
+    "substantial": "substantial improvement",
+}
+
+
 @dataclass(frozen=True)
 class LiteratureMcid:
     """A threshold reported in the literature, at which the threshold sensitivity shows the share.
@@ -18,10 +31,13 @@ class LiteratureMcid:
     definition: "absolute" (value in the scale's units), "percent" (value in % of the start
     value) or "sd" (value x the standard deviation of the start values, computed from the
     data: a distribution-based threshold, applied as an absolute one).
+    anchor: which change the threshold stands for (a key of `ANCHORS`): thresholds of different
+    anchors answer different questions, so a range across them says which anchors it mixes.
     """
     value: float
     definition: str
-    source: str               # where it comes from, in words
+    citation: str             # who reported it, in words (the anchor is added by `source`)
+    anchor: str
     cite: str | None = None   # citation key (references.bib)
 
     def __post_init__(self):
@@ -29,6 +45,21 @@ class LiteratureMcid:
             raise ValueError(f"definition must be 'absolute', 'percent' or 'sd', not {self.definition!r}")
         if not self.value > 0:
             raise ValueError(f"a threshold must be positive, got {self.value!r}")
+        if self.anchor not in ANCHORS:
+            raise ValueError(f"anchor must be one of {sorted(ANCHORS)}, not {self.anchor!r}")
+
+    @property
+    def source(self) -> str:
+        """Who reported it and its anchor: 'Salaffi et al. 2004: minimal improvement'."""
+        return f"{self.citation}: {ANCHORS[self.anchor]}"
+
+
+@dataclass(frozen=True)
+class DetectableChange:
+    """A smallest detectable change (measurement error) reported in the literature, in the scale's units."""
+    value: float
+    source: str
+    cite: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +77,8 @@ class Instrument:
     hi_means: str             # what the scale maximum means
     cite: str | None          # citation key of the instrument (references.bib)
     literature: tuple[LiteratureMcid, ...] = ()  # thresholds reported elsewhere, for sensitivity
+    #: The smallest detectable change reported in the literature, if any was found.
+    detectable: DetectableChange | None = None
 
     def mcid_basis(self, threshold: float, definition: str) -> tuple[str, str | None]:
         """Where an MCID of this size comes from, in words, and its citation key: the reported
@@ -56,6 +89,22 @@ class Instrument:
         if any(reported.definition != "sd" for reported in self.literature):
             return "this project's assumption", None
         return f"this project's assumption, as no MCID of the {self.short} has been published", None
+
+    def anchored(self, anchor: str) -> LiteratureMcid | None:
+        """The literature threshold this book quotes for `anchor` (the first one listed, an absolute or
+        SD-based one before a percentage), or None when no threshold of that anchor is listed."""
+        if anchor not in ANCHORS:
+            raise ValueError(f"anchor must be one of {sorted(ANCHORS)}, not {anchor!r}")
+        found = [t for t in self.literature if t.anchor == anchor]
+        found.sort(key=lambda t: t.definition == "percent")  # stable: keeps the listed order otherwise
+        return found[0] if found else None
+
+    def mcid_anchor(self, threshold: float, definition: str) -> str | None:
+        """The anchor of an MCID of this size, when it equals a reported threshold (else None)."""
+        for reported in self.literature:
+            if (reported.value, reported.definition) == (threshold, definition):
+                return reported.anchor
+        return None
 
     @property
     def direction(self) -> int:
@@ -85,24 +134,27 @@ class Instrument:
 INSTRUMENTS: dict[str, Instrument] = {i.stem: i for i in (
     Instrument("nprs", "NPRS", "Numeric Pain Rating Scale", "Pain", 0, 10, "points", 0, False,
                "no pain", "worst imaginable pain", None,
-               (LiteratureMcid(1, "absolute", "Salaffi et al. 2004: minimal improvement", "salaffi2004"),
-                LiteratureMcid(2, "absolute", "Farrar et al. 2001, Salaffi et al. 2004, Ostelo et al. 2008: "
-                                              "much improved", "farrar2001"),
-                LiteratureMcid(15, "percent", "Salaffi et al. 2004: minimal improvement", "salaffi2004"),
-                LiteratureMcid(30, "percent", "Farrar et al. 2001, Ostelo et al. 2008: much improved", "farrar2001"),
-                LiteratureMcid(33, "percent", "Salaffi et al. 2004: much better", "salaffi2004"),
-                LiteratureMcid(50, "percent", "IMMPACT (Dworkin et al. 2008): substantial improvement",
-                               "dworkin2008"))),
+               (LiteratureMcid(1, "absolute", "Salaffi et al. 2004", "minimal", "salaffi2004"),
+                LiteratureMcid(2, "absolute", "Farrar et al. 2001, Salaffi et al. 2004, Ostelo et al. 2008",
+                               "much improved", "farrar2001"),
+                LiteratureMcid(15, "percent", "Salaffi et al. 2004", "minimal", "salaffi2004"),
+                LiteratureMcid(30, "percent", "Farrar et al. 2001, Ostelo et al. 2008", "much improved",
+                               "farrar2001"),
+                LiteratureMcid(33, "percent", "Salaffi et al. 2004 (\"much better\")", "much improved",
+                               "salaffi2004"),
+                LiteratureMcid(50, "percent", "IMMPACT (Dworkin et al. 2008)", "substantial", "dworkin2008")),
+               DetectableChange(2, "Childs et al. 2005, in low back pain (standard error of measurement 1.02 points)",
+                                "childs2005")),
     Instrument("dri", "DRI", "Disability Rating Index, the mean of 12 visual analogue scales", "Disability", 0, 100, "mm", 1, False,
                "no difficulty", "cannot do at all", "salen1994",
                (LiteratureMcid(0.5, "sd", "half the baseline SD (distribution-based; no published MCID of the "
-                                          "DRI)", "norman2003"),)),
+                                          "DRI)", "minimal", "norman2003"),)),
     Instrument("eqvas", "EQ-VAS", "EQ-5D visual analogue scale", "Overall health", 0, 100, "mm", 0, True,
                "worst imaginable health", "best imaginable health", "euroqol1990",
-               (LiteratureMcid(7, "absolute", "Pickard et al. 2007: lower end of the important change",
+               (LiteratureMcid(7, "absolute", "Pickard et al. 2007, lower end of the range", "minimal",
                                "pickard2007"),
-                LiteratureMcid(8, "absolute", "Zanini et al. 2015 (COPD rehabilitation)", "zanini2015"),
-                LiteratureMcid(10, "absolute", "Pickard et al. 2007: upper end of the important change",
+                LiteratureMcid(8, "absolute", "Zanini et al. 2015 (COPD rehabilitation)", "minimal", "zanini2015"),
+                LiteratureMcid(10, "absolute", "Pickard et al. 2007, upper end of the range", "minimal",
                                "pickard2007"))),
 )}
 

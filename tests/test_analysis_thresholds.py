@@ -116,8 +116,8 @@ def test_literature_shares_by_hand():
     # DRI start values 10, 20, 30, 40: SD = 12.909944; half of it 6.454972 mm.
     cohort = outcomes(dri_start=[10, 20, 30, 40], dri_1y=[3.5, 13.6, 30, NA],
                       nprs_start=[8, 8, 6, 5], nprs_1y=[6, 8, 4, 1])
-    items = {"dri": (T.LiteratureThreshold(0.5, "sd", "half SD"),),
-             "nprs": (T.LiteratureThreshold(2, "absolute", "Farrar"), T.LiteratureThreshold(50, "percent", "x"))}
+    items = {"dri": (T.LiteratureThreshold(0.5, "sd", "half SD", "minimal"),),
+             "nprs": (T.LiteratureThreshold(2, "absolute", "Farrar", "much improved"), T.LiteratureThreshold(50, "percent", "x", "substantial"))}
     table = T.literature_shares(cohort, items, CONFIDENCE, times=["1y"]).set_index("label")
     sd = np.std([10, 20, 30, 40], ddof=1)
     dri = table.iloc[0]
@@ -133,16 +133,18 @@ def test_literature_shares_by_hand():
 
 def test_literature_sd_undefined_with_one_start_value():
     cohort = outcomes(dri_start=[30], dri_1y=[20])
-    row = T.literature_shares(cohort, {"dri": (T.LiteratureThreshold(0.5, "sd", "half SD"),)}, CONFIDENCE,
+    row = T.literature_shares(cohort, {"dri": (T.LiteratureThreshold(0.5, "sd", "half SD", "minimal"),)}, CONFIDENCE,
                               times=["1y"]).iloc[0]
     assert math.isnan(row["threshold"]) and math.isnan(row["%"]) and row["n"] == 1
 
 
 def test_literature_threshold_validation():
     with pytest.raises(ValueError):
-        T.LiteratureThreshold(1, "relative", "x")
+        T.LiteratureThreshold(1, "relative", "x", "minimal")
     with pytest.raises(ValueError):
-        T.LiteratureThreshold(0, "absolute", "x")
+        T.LiteratureThreshold(0, "absolute", "x", "minimal")
+    with pytest.raises(ValueError, match="anchor"):
+        T.LiteratureThreshold(1, "absolute", "x", "clinically important")
 
 
 def test_literature_defaults_on_committed_cohort(default_cohort):

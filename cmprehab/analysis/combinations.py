@@ -5,6 +5,9 @@ patients; percentages are of all patients in the cohort given (the published Tab
 the whole population, n = 274). No disclosure control is applied here: small counts are
 returned as they are and the report layer suppresses them on real data.
 
+`outcome_by_dose` is the exception: it relates how much rehabilitation a patient received (sessions,
+categories) to reaching the MCID, among the patients with both values of a measure.
+
 A missing intervention value is refused (ValueError) rather than guessed: the schema requires
 every `iv_*` column, so a gap means the frame did not come from the validated loader.
 """
@@ -14,8 +17,11 @@ import math
 
 import pandas as pd
 
+from collections.abc import Mapping
+
 from .. import config
-from .stats import Proportion, proportion
+from ..instruments import INSTRUMENTS, TIMEPOINTS
+from .stats import Proportion, mcid_reached, proportion
 
 __all__ = [
     "CATEGORY_COLUMNS",
@@ -23,7 +29,9 @@ __all__ = [
     "categories_per_patient",
     "combination_label",
     "cooccurrence",
+    "DOSE_GROUPS",
     "indicators",
+    "outcome_by_dose",
     "share_with_all",
     "top_combinations",
 ]
@@ -129,3 +137,47 @@ def share_with_all(cohort: pd.DataFrame, confidence: float,
         raise ValueError("name at least one category")
     every = indicators(cohort, tuple(categories)).all(axis=1)
     return proportion(int(every.sum()), int(len(every)), confidence)
+
+
+#: The dose groups of `outcome_by_dose`: column -> (label of the dose, [(group label, lowest, highest)]).
+#: Fixed bands, not quantiles of the data (a cut at a quantile would move with each cohort): sessions
+#: around the published median of 9, categories around the usual 4 to 5.
+DOSE_GROUPS: dict[str, tuple[str, list[tuple[str, float, float]]]] = {
+    "n_sessions": ("Sessions", [("1–5", 1, 5), ("6–9", 6, 9), ("10–14", 10, 14), ("15 or more", 15, math.inf)]),
+    "n_interventions": ("Intervention categories", [("0–3", 0, 3), ("4", 4, 4), ("5", 5, 5),
+                                                    ("6 or more", 6, math.inf)]),
+}
+
+
+def outcome_by_dose(cohort: pd.DataFrame, mcid: Mapping, confidence: float, time: str = "1y") -> pd.DataFrame:
+    """The share reaching the MCID at `time` by how much rehabilitation a patient received: by the
+    number of sessions and by the number of intervention categories (`DOSE_GROUPS`).
+
+    A description, not an effect of dose: patients who improved slowly or had more problems may have
+    been given more sessions and more kinds of intervention (confounding by indication), and those who
+    improved early may have been discharged sooner.
+
+    One row per dose, group and measure. Columns: dose ("Sessions", "Intervention categories"), group,
+    measure, stem, time, k (reached the MCID), n (patients of the group with both values), %, CI low,
+    CI high (Wilson, in %; NaN for an empty group). A patient without a sessions count is left out of
+    the sessions rows.
+    """
+    if time not in TIMEPOINTS or time == "start":
+        raise ValueError(f"time must be a later time point, not {time!r}")
+    doses = {"n_sessions": pd.to_numeric(cohort["n_sessions"], errors="coerce"),
+             "n_interventions": indicators(cohort).sum(axis=1)}
+    rows = []
+    for column, (dose, groups) in DOSE_GROUPS.items():
+        amount = doses[column]
+        for stem, instrument in INSTRUMENTS.items():
+            rule = mcid[stem]
+            reached = mcid_reached(cohort[f"{stem}_start"], cohort[f"{stem}_{time}"], stem, rule.threshold,
+                                   rule.definition)
+            for label, low, high in groups:
+                flags = reached[amount.between(low, high)].dropna()
+                p = proportion(int(flags.sum()), int(len(flags)), confidence)
+                rows.append({"dose": dose, "group": label, "measure": instrument.short, "stem": stem,
+                             "time": TIMEPOINTS[time].label, "k": p.k, "n": p.n, "%": p.pct, "CI low": p.low,
+                             "CI high": p.high})
+    return pd.DataFrame(rows, columns=["dose", "group", "measure", "stem", "time", "k", "n", "%", "CI low",
+                                       "CI high"])

@@ -6,7 +6,11 @@ Three views, each per outcome measure and for discharge and 1 year:
   (in the scale's units) and in percent of the start value, with Wilson intervals (a band);
 - :func:`literature_shares`: the share at each threshold published in the literature
   (or derived from the data, such as half the baseline SD), passed in by the caller;
-- :func:`responder_transitions`: responders at discharge by responders at 1 year.
+- :func:`responder_transitions`: responders at discharge by responders at 1 year;
+- :func:`deterioration`: the share that got *worse* by at least a threshold (the MCID in
+  force, or the smallest detectable change where the literature gives one);
+- :func:`composite_responders`: the share reaching the MCID on at least one and on all of
+  the measures, among the patients with every measure at the start and the later time point.
 
 A responder is a patient whose direction-adjusted improvement reaches the threshold,
 exactly as :func:`cmprehab.analysis.stats.mcid_reached` decides it (improvement rounded
@@ -30,8 +34,8 @@ from ..instruments import stems as instrument_stems
 from ..params import McidRule
 from .stats import improvement, mcid_reached, proportion
 
-__all__ = ["LITERATURE", "LiteratureThreshold", "TRANSITIONS", "gains", "literature_shares",
-           "responder_transitions", "threshold_curve", "threshold_grid"]
+__all__ = ["LITERATURE", "LiteratureThreshold", "TRANSITIONS", "composite_responders", "deterioration", "gains",
+           "literature_shares", "responder_transitions", "threshold_curve", "threshold_grid", "worsened"]
 
 #: Decimals of the comparison with a threshold, as in stats.mcid_reached (floating-point noise).
 _DECIMALS = 6
@@ -130,7 +134,8 @@ def literature_shares(cohort: pd.DataFrame, thresholds: Mapping[str, Sequence[Li
     """The responder share at each threshold in `thresholds` (keyed by instrument stem).
 
     One row per measure, threshold and time point. Columns: measure, stem, time, timepoint,
-    definition ("absolute", "percent", "sd"), value (as given), threshold (what is compared
+    definition ("absolute", "percent", "sd"), anchor (minimal, much improved or substantial:
+    `instruments.ANCHORS`), value (as given), threshold (what is compared
     with the improvement: in the scale's units for "absolute" and "sd", in % for "percent"),
     label (e.g. "2 points", "30 %", "0.5 SD = 10.2 mm"), basis ("published" or, for "sd",
     the SD, its n and "computed from these data"), source, cite, k, n (patients with both
@@ -161,7 +166,8 @@ def literature_shares(cohort: pd.DataFrame, thresholds: Mapping[str, Sequence[Li
             for time in times:
                 start, later = cohort[f"{stem}_start"], cohort[f"{stem}_{time}"]
                 row = {"measure": instrument.short, "stem": stem, "time": TIMEPOINTS[time].label,
-                       "timepoint": time, "definition": item.definition, "value": float(item.value),
+                       "timepoint": time, "definition": item.definition, "anchor": item.anchor,
+                       "value": float(item.value),
                        "threshold": threshold, "label": label, "basis": basis, "source": item.source,
                        "cite": item.cite}
                 if math.isnan(threshold):
@@ -172,8 +178,9 @@ def literature_shares(cohort: pd.DataFrame, thresholds: Mapping[str, Sequence[Li
                     p = proportion(int(reached.sum()), int(len(reached)), confidence)
                     row.update({"k": p.k, "n": p.n, "%": p.pct, "CI low": p.low, "CI high": p.high})
                 rows.append(row)
-    return pd.DataFrame(rows, columns=["measure", "stem", "time", "timepoint", "definition", "value", "threshold",
-                                       "label", "basis", "source", "cite", "k", "n", "%", "CI low", "CI high"])
+    return pd.DataFrame(rows, columns=["measure", "stem", "time", "timepoint", "definition", "anchor", "value",
+                                       "threshold", "label", "basis", "source", "cite", "k", "n", "%", "CI low",
+                                       "CI high"])
 
 
 # --------------------------------------------------------------------------
@@ -211,3 +218,98 @@ def responder_transitions(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], co
                          "CI low": p.low, "CI high": p.high})
     return pd.DataFrame(rows, columns=["measure", "stem", "MCID", "pattern", "at discharge", "at 1 year", "n", "of",
                                        "%", "CI low", "CI high"])
+
+
+# --------------------------------------------------------------------------
+# Deterioration
+# --------------------------------------------------------------------------
+
+def worsened(start, later, stem: str, threshold: float, definition: str = "absolute") -> pd.Series:
+    """Whether each patient got worse by at least `threshold` (nullable boolean; <NA> where a value is
+    missing): the mirror image of `stats.mcid_reached`. "absolute": the direction-adjusted worsening
+    (start - later where higher is better) >= threshold, in the scale's units; "percent": 100 x the
+    worsening / start value >= threshold, where any worsening from a start of 0 counts. Rounded to six
+    decimals before the comparison, as `mcid_reached`."""
+    if not threshold > 0:
+        raise ValueError(f"a threshold must be positive, got {threshold!r}")
+    loss = -improvement(start, later, stem)
+    if definition == "percent":
+        base = pd.Series(start).astype("Float64").astype("float64")
+        from_zero = pd.Series(np.where(loss > 0, np.inf, 0.0), index=loss.index)
+        loss = (100 * loss / base.where(base != 0)).where(base != 0, from_zero).mask(loss.isna())
+    elif definition != "absolute":
+        raise ValueError(f"definition must be 'absolute' or 'percent', not {definition!r}")
+    return (loss.round(_DECIMALS) >= float(threshold)).astype("boolean").mask(loss.isna())
+
+
+def deterioration(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], confidence: float, *,
+                  stems: Iterable[str] | None = None, times: Sequence[str] = LATER) -> pd.DataFrame:
+    """The share of patients who got worse by at least the MCID in force, and by at least the smallest
+    detectable change (SDC) where the literature gives one (`Instrument.detectable`), per measure and
+    later time point, among the patients with both values.
+
+    One row per measure, time point and threshold ("MCID", "SDC"). Columns: measure, stem, time,
+    timepoint, criterion ("MCID" or "SDC"), threshold (in words, e.g. "2 points", "30 %"), source (the
+    SDC's source; for the MCID, its basis), k (worse by at least the threshold), n (both values),
+    %, CI low, CI high (Wilson, in %). An instrument without a published SDC has a row with
+    threshold "none published" and k, %, CI NaN.
+    """
+    rows = []
+    for stem in instrument_stems(stems):
+        instrument, rule = INSTRUMENTS[stem], mcid[stem]
+        criteria = [("MCID", rule.threshold, rule.definition, rule.describe(instrument.unit),
+                     instrument.mcid_basis(rule.threshold, rule.definition)[0])]
+        sdc = instrument.detectable
+        criteria.append(("SDC", sdc.value, "absolute",
+                         f"{sdc.value:g} {instrument.unit.removesuffix('s') if sdc.value == 1 else instrument.unit}",
+                         sdc.source) if sdc else ("SDC", None, None, "none published", "no published SDC found"))
+        for time in times:
+            start, later = cohort[f"{stem}_start"], cohort[f"{stem}_{time}"]
+            n = int((start.notna() & later.notna()).sum())
+            for criterion, value, definition, words, source in criteria:
+                row = {"measure": instrument.short, "stem": stem, "time": TIMEPOINTS[time].label, "timepoint": time,
+                       "criterion": criterion, "threshold": words, "source": source}
+                if value is None:
+                    row.update({"k": math.nan, "n": n, "%": math.nan, "CI low": math.nan, "CI high": math.nan})
+                else:
+                    flags = worsened(start, later, stem, value, definition).dropna()
+                    p = proportion(int(flags.sum()), int(len(flags)), confidence)
+                    row.update({"k": p.k, "n": p.n, "%": p.pct, "CI low": p.low, "CI high": p.high})
+                rows.append(row)
+    return pd.DataFrame(rows, columns=["measure", "stem", "time", "timepoint", "criterion", "threshold", "source",
+                                       "k", "n", "%", "CI low", "CI high"])
+
+
+# --------------------------------------------------------------------------
+# Composite responders
+# --------------------------------------------------------------------------
+
+#: The composite criteria: at least one measure, every measure.
+COMPOSITES = ("at least one", "all")
+
+
+def composite_responders(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], confidence: float, *,
+                         stems: Iterable[str] | None = None, times: Sequence[str] = LATER) -> pd.DataFrame:
+    """The share reaching the MCID on at least one and on all of the measures, per later time point.
+
+    The denominator is the patients with a start and a later value of *every* measure (so that "none"
+    is known, not guessed). One row per time point and criterion ("at least one", "all"). Columns:
+    time, timepoint, criterion, measures (how many measures), k, n, %, CI low, CI high (Wilson, in %);
+    also none (patients reaching it on no measure: n - k of "at least one").
+    """
+    chosen = instrument_stems(stems)
+    rows = []
+    for time in times:
+        columns = [f"{stem}_{point}" for stem in chosen for point in ("start", time)]
+        complete = cohort[columns].dropna()
+        flags = pd.DataFrame({stem: mcid_reached(complete[f"{stem}_start"], complete[f"{stem}_{time}"], stem,
+                                                 mcid[stem].threshold, mcid[stem].definition).astype(bool)
+                              for stem in chosen}, index=complete.index)
+        n = int(len(complete))
+        for criterion, reached in (("at least one", flags.any(axis=1)), ("all", flags.all(axis=1))):
+            p = proportion(int(reached.sum()), n, confidence)
+            rows.append({"time": TIMEPOINTS[time].label, "timepoint": time, "criterion": criterion,
+                         "measures": len(chosen), "k": p.k, "n": n, "%": p.pct, "CI low": p.low,
+                         "CI high": p.high, "none": n - int(flags.any(axis=1).sum())})
+    return pd.DataFrame(rows, columns=["time", "timepoint", "criterion", "measures", "k", "n", "%", "CI low",
+                                       "CI high", "none"])
