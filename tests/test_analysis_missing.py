@@ -66,7 +66,8 @@ def test_ipw_with_one_binary_covariate_is_standardisation_by_hand(hand):
     t = table(hand, stabilised=False)
     row = t.loc[IPW]
     assert row["%"] == pytest.approx(37.5, abs=1e-6)
-    assert (row["model n"], row["n"]) == (12, 12) and row["k"] == pytest.approx(4.5, abs=1e-6)
+    # n: the 6 measured patients who carry the estimate (the model has all 12); k: 37.5 % of them
+    assert (row["model n"], row["n"]) == (12, 6) and row["k"] == pytest.approx(2.25, abs=1e-6)
     assert (row["weights min"], row["weights max"]) == pytest.approx((1.5, 3.0), abs=1e-6)
     w = np.array([1.5] * 4 + [3.0] * 2)
     y = np.array([1, 1, 1, 0, 0, 0], dtype=float)
@@ -80,6 +81,67 @@ def test_ipw_with_one_binary_covariate_is_standardisation_by_hand(hand):
     assert (row["CI low"], row["CI high"]) == pytest.approx((100 * expit(logit - z * se), 100 * expit(logit + z * se)),
                                                            abs=1e-6)
     assert "weights 1/p" in row["note"] and "n = 12" in row["note"]
+
+
+def test_balance_before_and_after_weighting_by_hand(hand):
+    # Saturated on sex: the weighted measured have exactly everyone's share of men (after: 0).
+    fit = M.ipw_fits(hand, DEFAULTS.mcid, CONFIDENCE, covariates=("sex",), stems=["nprs"])["nprs"]
+    row = fit.balance.set_index("column").loc["sex=male"]
+    measured = np.array([0, 0, 0, 0, 1, 1.0])
+    everyone = np.array([0] * 6 + [1] * 6, dtype=float)
+    sd = math.sqrt((measured.var(ddof=1) + everyone.var(ddof=1)) / 2)
+    assert row["SMD before"] == pytest.approx((1 / 3 - 1 / 2) / sd) and row["SMD after"] == pytest.approx(0, abs=1e-9)
+    assert list(fit.weights.index) == [0, 1, 2, 3, 6, 7]  # the measured patients' rows
+
+
+def test_patients_without_a_discharge_value_stay_in_the_model(hand):
+    # Discharge values only for patients 0-7, the same value for all: only the indicator "no value"
+    # varies, so the model is saturated on it and IPW standardises over the two groups.
+    cohort = hand.copy()
+    cohort["nprs_discharge"] = [7.0] * 8 + [NA] * 4
+    cohort["nprs_1y"] = [5, 6, 4, 7, NA, NA, 8, 7, 6, NA, NA, NA]
+    row = table(cohort, covariates=("{stem}_discharge",), stabilised=False).loc[IPW]
+    assert row["model n"] == 12 and "kept with the mean and an indicator" in row["note"]
+    # with a value: 6 of 8 measured, responders 0, 1, 2 -> 3/6; without: 1 of 4 measured (patient 8: 8 -> 6, yes)
+    assert row["%"] == pytest.approx(100 * (8 * 3 / 6 + 4 * 1 / 1) / 12, abs=1e-6)
+    # left out instead (no indicator): the four patients without a value leave the model
+    dropped = M.responder_sensitivity(cohort, DEFAULTS.mcid, CONFIDENCE, covariates=("{stem}_discharge", "sex"),
+                                      indicator=(), stems=["nprs"]).set_index("method").loc[IPW]
+    assert dropped["model n"] == 8
+
+
+def test_weighted_share_matches_a_weighted_glm(default_cohort):
+    # An independent route: statsmodels' intercept-only logistic GLM with frequency weights.
+    import statsmodels.api as sm
+
+    fits = M.ipw_fits(default_cohort, DEFAULTS.mcid, CONFIDENCE)
+    rows = M.responder_sensitivity(default_cohort, DEFAULTS.mcid, CONFIDENCE).set_index(["stem", "method"])
+    for stem, fit in fits.items():
+        rule = DEFAULTS.mcid[stem]
+        measured = default_cohort.loc[fit.weights.index]
+        y = S.mcid_reached(measured[f"{stem}_start"], measured[f"{stem}_1y"], stem, rule.threshold,
+                           rule.definition).astype(float)
+        glm = sm.GLM(y.to_numpy(), np.ones((len(y), 1)), family=sm.families.Binomial(),
+                     freq_weights=fit.weights.to_numpy()).fit()
+        assert rows.loc[(stem, IPW), "%"] == pytest.approx(100 * float(glm.predict()[0]), abs=1e-9)
+        assert rows.loc[(stem, IPW), "n"] == len(fit.weights) == int(default_cohort[f"{stem}_1y"].notna().sum())
+        w = fit.weights.to_numpy()
+        assert fit.ess == pytest.approx(w.sum() ** 2 / (w ** 2).sum())
+        # smoking and the discharge value are in the model; nobody left out for a missing discharge value
+        assert {"smoker", f"{stem}_discharge", f"no {stem}_discharge"} <= set(fit.covariates)
+        assert fit.n_model == len(default_cohort)
+
+
+def test_trimming_clips_at_the_percentiles(default_cohort):
+    w = np.arange(1, 101, dtype=float)
+    clipped = M.trimmed(w, (1, 99))
+    assert clipped.min() == pytest.approx(np.percentile(w, 1)) and clipped.max() == pytest.approx(np.percentile(w, 99))
+    assert (clipped[1:-1] == w[1:-1]).all()
+    plain = M.ipw_fits(default_cohort, DEFAULTS.mcid, CONFIDENCE)
+    cut = M.ipw_fits(default_cohort, DEFAULTS.mcid, CONFIDENCE, trim=M.TRIM_PERCENTILES)
+    for stem in plain:
+        assert cut[stem].weights_max < plain[stem].weights_max and cut[stem].weights_min > plain[stem].weights_min
+        assert "trimmed at percentiles 1 and 99" in cut[stem].note
 
 
 def test_stabilising_changes_only_the_weights(hand):
@@ -166,6 +228,6 @@ def test_committed_cohort(default_cohort):
         assert low <= rows.loc["complete cases", "%"] <= high
         ipw = rows.loc[IPW]
         assert low <= ipw["%"] <= high and ipw["CI low"] < ipw["%"] < ipw["CI high"]
-        assert ipw["model n"] == len(default_cohort)
+        assert ipw["model n"] == len(default_cohort) and ipw["n"] == cc.n
         assert 0 < ipw["weights min"] <= ipw["weights max"] and 0 < ipw["ESS"] <= cc.n
         assert "logistic model" in ipw["note"]

@@ -21,9 +21,13 @@ The first three use the Wilson interval. Inverse probability weighting (IPW):
 - model: a logistic regression (statsmodels GLM, binomial, logit link) of "measured at
   the time point" on the covariates, among the patients with a start value; patients
   with a missing covariate are left out of the model and of the IPW estimate (complete
-  case on covariates; the note says how many); categorical covariates enter as indicator
-  columns (first level the reference), numbers linearly; a covariate constant in the
-  model's patients is dropped (and named in the note);
+  case on covariates; the note says how many), except for the covariates named in
+  `indicator` (by default the measure's discharge value, the strongest predictor of the
+  1-year value, missing for some patients): a patient without that value stays in the
+  model with the value set to the mean of those with one and an indicator "no value" = 1
+  (the missing-indicator method); categorical covariates enter as indicator columns (first
+  level the reference), numbers linearly; a covariate constant in the model's patients is
+  dropped (and named in the note);
 - weights: 1 / p among the measured, or stabilised as P(measured) / p (the default). The
   estimate and its interval do not depend on this choice (the weights are normalised);
   it changes only the weights' range that is reported;
@@ -31,9 +35,16 @@ The first three use the Wilson interval. Inverse probability weighting (IPW):
   from a weighted intercept-only logistic model (GLM with ``var_weights``) whose interval
   uses the robust sandwich variance (HC0) on the logit scale, back-transformed; this
   treats the weights as known (the uncertainty of the propensity model is ignored);
-- reported with it: the model's n (k and n of the IPW row are the weighted responders
-  scaled to the model's n, and that n), the weights' range and Kish's effective sample
-  size (sum w)^2 / sum w^2 of the measured.
+- reported with it: n, the measured patients of the model (who carry the estimate; k is
+  the weighted share times n), the model's n, the weights' range and Kish's effective
+  sample size (sum w)^2 / sum w^2 of the measured;
+- diagnostics (`IpwFit.weights`, `IpwFit.balance`): each measured patient's weight, and
+  the balance of every model column before and after weighting: SMD = (mean of the measured
+  - mean of everyone in the model) / sqrt((SD_measured^2 + SD_everyone^2) / 2), the same
+  unweighted SDs before and after, so that only the means move (Austin & Stuart 2015); the
+  weighted mean of the measured should come within 0.1 SD of everyone's;
+- trimming (`trim`, a sensitivity analysis): weights beyond the given percentiles of the
+  measured's weights are set to those percentiles before the share is computed.
 
 The model is not fitted (and the IPW row holds NaN with the reason in its note) when
 nobody or everybody in the model was measured, when the smaller of the measured and the
@@ -49,7 +60,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -65,11 +76,17 @@ from .derive import derive
 from ..memo import per_cohort
 from .stats import mcid_reached, proportion, release_fit
 
-__all__ = ["IPW_COVARIATES", "METHODS", "IpwFit", "ipw_share", "responder_sensitivity"]
+__all__ = ["IPW_COVARIATES", "IPW_INDICATOR_COVARIATES", "METHODS", "TRIM_PERCENTILES", "IpwFit", "balance",
+           "ipw_fits", "ipw_share", "responder_sensitivity", "trimmed"]
 
 #: Covariates of the response model, as column names of `derive(cohort)`; "{stem}" stands for the
 #: measure, so "{stem}_start" is the measure's own start value.
-IPW_COVARIATES = ("age", "sex", "{stem}_start", "pain_duration_years", "n_sessions", "anxiety_depression")
+IPW_COVARIATES = ("age", "sex", "smoker", "{stem}_start", "pain_duration_years", "n_sessions", "anxiety_depression",
+                  "{stem}_discharge")
+#: Covariates a patient may lack without leaving the model (missing-indicator method, see above).
+IPW_INDICATOR_COVARIATES = ("{stem}_discharge",)
+#: The trimming sensitivity: weights beyond these percentiles of the measured's weights are set to them.
+TRIM_PERCENTILES = (1.0, 99.0)
 
 #: The methods, in the order of the table.
 METHODS = ("complete cases", "non-responder imputation", "best case", "inverse probability weighting")
@@ -103,10 +120,16 @@ class IpwFit:
     ess: float
     covariates: tuple[str, ...]
     note: str
+    #: Each measured patient's weight (index: the patient's row), None when not fitted.
+    weights: pd.Series | None = field(default=None, compare=False, repr=False)
+    #: One row per model column: column, SMD before, SMD after (see the module docstring).
+    balance: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
 
-def _design(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Indicator columns for categories, floats for numbers; constant columns dropped (named)."""
+def _design(data: pd.DataFrame, covariates: Sequence[str],
+            indicator: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """Indicator columns for categories, floats for numbers; constant columns dropped (named).
+    A covariate in `indicator` may be missing: mean-filled, with a column "no {name}" (1 = missing)."""
     parts, dropped = [], []
     for name in covariates:
         values = data[name]
@@ -114,6 +137,10 @@ def _design(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[pd.DataFrame
             block = pd.get_dummies(values, prefix=name, prefix_sep="=", drop_first=True, dtype=float)
         else:
             block = values.astype("Float64").astype("float64").to_frame(name)
+            if name in indicator and block[name].isna().any():
+                absent = block[name].isna()
+                block[name] = block[name].fillna(block[name].mean() if (~absent).any() else 0.0)
+                block[f"no {name}"] = absent.astype(float)
         for column in block.columns:
             if block[column].nunique() <= 1:  # no variation among the model's patients: not estimable
                 dropped.append(column)
@@ -129,15 +156,40 @@ def _nan_fit(note: str, n_model: int = 0, n_measured: int = 0, n_lost: int = 0, 
                   math.nan, covariates, note)
 
 
+def balance(design: pd.DataFrame, measured: np.ndarray, weights: np.ndarray) -> pd.DataFrame:
+    """SMD of each design column, measured - everyone in the model, before and after weighting
+    (the unweighted SDs of both in the denominator, as in the module docstring)."""
+    rows = []
+    for column in design.columns:
+        if column == "const":
+            continue
+        x = design[column].to_numpy(dtype=float)
+        on = x[measured]
+        sd = math.sqrt((on.var(ddof=1) + x.var(ddof=1)) / 2) if len(on) > 1 else math.nan
+        before = (on.mean() - x.mean()) / sd if sd and sd > 0 else math.nan
+        after = (np.average(on, weights=weights) - x.mean()) / sd if sd and sd > 0 else math.nan
+        rows.append({"column": column, "SMD before": float(before), "SMD after": float(after)})
+    return pd.DataFrame(rows, columns=["column", "SMD before", "SMD after"])
+
+
+def trimmed(weights: np.ndarray, percentiles: tuple[float, float]) -> np.ndarray:
+    """Weights set to their `percentiles` (low, high) where they lie beyond them."""
+    low, high = np.percentile(weights, percentiles)
+    return np.clip(weights, low, high)
+
+
 def ipw_share(measured: pd.Series, responder: pd.Series, covariates: pd.DataFrame, confidence: float,
-              stabilised: bool = True) -> IpwFit:
+              stabilised: bool = True, indicator: Sequence[str] = (),
+              trim: tuple[float, float] | None = None) -> IpwFit:
     """The inverse-probability-weighted share of responders (see the module docstring).
 
     measured: boolean, one per patient with a start value (True: has the later value);
     responder: boolean for the measured (other values ignored); covariates: one column
-    per covariate for the same patients (NaN = missing; Categoricals become indicators).
+    per covariate for the same patients (NaN = missing; Categoricals become indicators);
+    indicator: covariates whose missing values are kept by the missing-indicator method;
+    trim: percentiles (low, high) at which the weights are trimmed (None: not trimmed).
     """
-    complete = covariates.notna().all(axis=1)
+    complete = covariates.drop(columns=[c for c in indicator if c in covariates.columns]).notna().all(axis=1)
     n_dropped = int((~complete).sum())
     data, r = covariates[complete], measured[complete].astype(bool)
     n_model, n_measured = int(len(data)), int(r.sum())
@@ -151,7 +203,7 @@ def ipw_share(measured: pd.Series, responder: pd.Series, covariates: pd.DataFram
     if n_lost == 0:
         return _nan_fit("not estimated: nobody was lost, so no weighting is needed (equals complete cases)",
                         n_model, n_measured, 0, n_dropped)
-    x, constant = _design(data, list(covariates.columns))
+    x, constant = _design(data, list(covariates.columns), indicator)
     columns = tuple(c for c in x.columns if c != "const")
     counts = dict(n_model=n_model, n_measured=n_measured, n_lost=n_lost, n_dropped=n_dropped, covariates=columns)
     constant_note = f"; constant, left out: {', '.join(constant)}" if constant else ""
@@ -181,13 +233,19 @@ def ipw_share(measured: pd.Series, responder: pd.Series, covariates: pd.DataFram
     weights = 1 / p[on]
     if stabilised:
         weights = weights * (n_measured / n_model)  # P(measured) / p: mean weight close to 1
+    if trim is not None:
+        weights = trimmed(weights, trim)
     y = responder[complete].to_numpy()[on].astype(float)
     share = float(np.sum(weights * y) / np.sum(weights))
     ess = float(weights.sum() ** 2 / np.sum(weights ** 2))
     kind = "stabilised weights P(measured)/p" if stabilised else "weights 1/p"
+    if trim is not None:
+        kind += f" trimmed at percentiles {trim[0]:g} and {trim[1]:g}"
+    indicator_note = "".join(f"; patients without {name} kept with the mean and an indicator"
+                             for name in indicator if f"no {name}" in columns)
     note = (f"logistic model of being measured on {', '.join(columns) or 'nothing (intercept only)'} "
             f"(n = {n_model}, {n_lost} lost, {min(n_measured, n_lost) / x.shape[1]:.1f} of the rarer outcome "
-            f"per coefficient){constant_note}{dropped_note}; {kind} {weights.min():.2f}–{weights.max():.2f}; "
+            f"per coefficient){constant_note}{dropped_note}{indicator_note}; {kind} {weights.min():.2f}–{weights.max():.2f}; "
             f"effective sample size {ess:.1f} of {n_measured} measured; CI: robust (HC0 sandwich) variance of a "
             f"weighted intercept-only logistic model, weights treated as known")
     low = high = math.nan
@@ -202,43 +260,84 @@ def ipw_share(measured: pd.Series, responder: pd.Series, covariates: pd.DataFram
     else:
         note += "; no CI: the weighted share is 0 % or 100 %"
     return IpwFit(100 * share, 100 * low, 100 * high, n_model, n_measured, n_lost, n_dropped,
-                  float(weights.min()), float(weights.max()), ess, columns, note)
+                  float(weights.min()), float(weights.max()), ess, columns, note,
+                  weights=pd.Series(weights, index=data.index[on], name="weight"),
+                  balance=balance(x, on, weights))
+
+
+def _measure_frame(data: pd.DataFrame, stem: str, time: str, mcid: Mapping[str, McidRule],
+                   names: Sequence[str]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """The patients with a start value of `stem` (only the columns used), who was measured at
+    `time`, and who reached the MCID (False when not measured)."""
+    rule = mcid[stem]
+    # Only the columns used: a registry's full rows would be copied once more per measure.
+    sub = data.loc[data[f"{stem}_start"].notna(), list(dict.fromkeys([f"{stem}_start", f"{stem}_{time}", *names]))]
+    measured = sub[f"{stem}_{time}"].notna()
+    reached = mcid_reached(sub[f"{stem}_start"], sub[f"{stem}_{time}"], stem, rule.threshold,
+                           rule.definition).fillna(False).astype(bool)
+    return sub, measured, reached
+
+
+def _check(confidence: float, time: str) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if time not in TIMEPOINTS or time == "start":
+        raise ValueError(f"time must be a later time point ('discharge' or '1y'), not {time!r}")
+
+
+@per_cohort
+def ipw_fits(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], confidence: float, *,
+             covariates: Sequence[str] = IPW_COVARIATES, time: str = "1y", stabilised: bool = True,
+             indicator: Sequence[str] = IPW_INDICATOR_COVARIATES, trim: tuple[float, float] | None = None,
+             stems: Iterable[str] | None = None) -> dict[str, IpwFit]:
+    """The IPW fit (with its weights and balance) of each measure: see :func:`responder_sensitivity`.
+
+    `indicator`: covariates ("{stem}" templates allowed) kept by the missing-indicator method;
+    "{stem}_discharge" has no meaning at discharge itself and is left out there.
+    """
+    _check(confidence, time)
+    data = derive(cohort)
+    fits = {}
+    for stem in (list(INSTRUMENTS) if stems is None else list(stems)):
+        names = [c.format(stem=stem) for c in covariates]
+        names = [c for c in names if c != f"{stem}_{time}"]  # the outcome itself is no covariate
+        kept = [c.format(stem=stem) for c in indicator]
+        sub, measured, reached = _measure_frame(data, stem, time, mcid, names)
+        fits[stem] = ipw_share(measured, reached, sub[names], confidence, stabilised, indicator=kept, trim=trim)
+    return fits
 
 
 @per_cohort
 def responder_sensitivity(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], confidence: float, *,
                           covariates: Sequence[str] = IPW_COVARIATES, time: str = "1y", stabilised: bool = True,
+                          indicator: Sequence[str] = IPW_INDICATOR_COVARIATES,
                           stems: Iterable[str] | None = None) -> pd.DataFrame:
     """The responder share at `time` of each measure under the four methods of the module docstring.
 
     `mcid`: the rule of each instrument (threshold, "absolute" or "percent"). `covariates`:
     column names of ``derive(cohort)`` for the IPW response model, "{stem}" standing for
-    the measure (default :data:`IPW_COVARIATES`). One row per measure and method.
+    the measure (default :data:`IPW_COVARIATES`); `indicator`: those of them a patient may
+    lack and stay in the model (default :data:`IPW_INDICATOR_COVARIATES`). One row per
+    measure and method.
 
     Columns: measure, stem, time (label), timepoint (key), method; k (responders: a whole
-    number except for IPW, where it is the weighted number scaled to the model's n);
-    n (complete cases: patients with both values; imputation and best case: every patient
-    with a start value; IPW: the model's n); %, CI low, CI high (in %); lost (patients with
-    a start value but no value at `time`); model n, weights min, weights max, ESS (IPW
-    only, else NaN); note (the denominator and assumption in words, or why IPW failed).
+    number except for IPW, where it is the weighted share times n); n (complete cases:
+    patients with both values; imputation and best case: every patient with a start value;
+    IPW: the measured patients of the model, who carry the estimate); %, CI low, CI high (in
+    %); lost (patients with a start value but no value at `time`); model n, weights min,
+    weights max, ESS (IPW only, else NaN); note (the denominator and assumption in words, or
+    why IPW failed).
     """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    if time not in TIMEPOINTS or time == "start":
-        raise ValueError(f"time must be a later time point ('discharge' or '1y'), not {time!r}")
+    _check(confidence, time)
     data = derive(cohort)
     stems = list(INSTRUMENTS) if stems is None else list(stems)
+    fits = ipw_fits(cohort, mcid, confidence, covariates=covariates, time=time, stabilised=stabilised,
+                    indicator=indicator, stems=stems)
     rows = []
     for stem in stems:
         instrument, rule = INSTRUMENTS[stem], mcid[stem]
         base = dict(measure=instrument.short, stem=stem, time=TIMEPOINTS[time].label, timepoint=time)
-        has_start = data[f"{stem}_start"].notna()
-        names = [c.format(stem=stem) for c in covariates]
-        # Only the columns used: a registry's full rows would be copied once more per measure.
-        sub = data.loc[has_start, list(dict.fromkeys([f"{stem}_start", f"{stem}_{time}", *names]))]
-        measured = sub[f"{stem}_{time}"].notna()
-        reached = mcid_reached(sub[f"{stem}_start"], sub[f"{stem}_{time}"], stem, rule.threshold,
-                               rule.definition).fillna(False).astype(bool)
+        sub, measured, reached = _measure_frame(data, stem, time, mcid, [])
         k, n, total = int(reached.sum()), int(measured.sum()), int(len(sub))
         lost = total - n
         rule_text = rule.describe(instrument.unit)
@@ -255,9 +354,9 @@ def responder_sensitivity(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], co
             rows.append({**base, "method": method, "k": float(p.k), "n": p.n, "%": p.pct, "CI low": p.low,
                          "CI high": p.high, "lost": lost, "model n": math.nan, "weights min": math.nan,
                          "weights max": math.nan, "ESS": math.nan, "note": note})
-        fit = ipw_share(measured, reached, sub[names], confidence, stabilised)
+        fit = fits[stem]
         rows.append({**base, "method": "inverse probability weighting",
-                     "k": fit.share / 100 * fit.n_model if fit.n_model else math.nan, "n": fit.n_model,
+                     "k": fit.share / 100 * fit.n_measured if fit.n_measured else math.nan, "n": fit.n_measured,
                      "%": fit.share, "CI low": fit.low, "CI high": fit.high, "lost": lost,
                      "model n": fit.n_model, "weights min": fit.weights_min, "weights max": fit.weights_max,
                      "ESS": fit.ess, "note": fit.note})
