@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 from cmprehab.instruments import INSTRUMENTS, TIMEPOINTS  # noqa: E402
 from cmprehab import params  # noqa: E402
 from cmprehab.report import audit as reproduction  # noqa: E402
-from cmprehab.report import figures, follow_up, results, sensitivity, tables, who_benefits  # noqa: E402
+from cmprehab.report import figures, follow_up, plain_language, results, sensitivity, tables, who_benefits  # noqa: E402
 
 OUTCOME_COLUMNS = [f"{stem}_{time}" for stem in INSTRUMENTS for time in TIMEPOINTS]
 RESULT_PAGES = [results.overview, results.aims, results.methods, results.baseline, results.interventions,
@@ -88,7 +88,7 @@ def test_every_page_copes(edge):
         for fig in (figures.baseline_distributions(edge), figures.program(edge),
                     figures.interventions(tables.interventions(edge)), figures.mcid(tables.mcid(edge)),
                     figures.outcomes_over_time(tables.outcomes_over_time(edge)),
-                    figures.at_a_glance(tables.interventions(edge), tables.mcid(edge)),
+                    figures.at_a_glance(tables.mcid(edge), plain_language.published_discharge_shares()),
                     figures.participant_flow(follow_up.flow(edge)), figures.missing_data(follow_up.missing_data(edge)),
                     figures.threshold_curves(sensitivity.curves(edge), sensitivity.literature(edge)),
                     figures.trajectories(sensitivity.trajectories(edge)),

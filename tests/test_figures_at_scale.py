@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 
 from cmprehab import config, synth  # noqa: E402
 from cmprehab.data.cohort import load_cohort  # noqa: E402
-from cmprehab.report import figures, follow_up, sensitivity, tables, who_benefits  # noqa: E402
+from cmprehab.report import figures, follow_up, plain_language, sensitivity, tables, who_benefits  # noqa: E402
 
 LARGE_N = 4000
 
@@ -26,7 +26,7 @@ FIGURES = {
     "program": lambda c: figures.program(c),
     "interventions": lambda c: figures.interventions(tables.interventions(c)),
     "mcid": lambda c: figures.mcid(tables.mcid(c)),
-    "at_a_glance": lambda c: figures.at_a_glance(tables.interventions(c), tables.mcid(c)),
+    "at_a_glance": lambda c: figures.at_a_glance(tables.mcid(c), plain_language.published_discharge_shares()),
     "outcomes_over_time": lambda c: figures.outcomes_over_time(tables.outcomes_over_time(c)),
     "participant_flow": lambda c: figures.participant_flow(follow_up.flow(c)),
     "missing_data": lambda c: figures.missing_data(follow_up.missing_data(c)),

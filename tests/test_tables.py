@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 from cmprehab import config, markdown, params  # noqa: E402
 from cmprehab.analysis.derive import derive  # noqa: E402
 from cmprehab.instruments import INSTRUMENTS, LATER, TIMEPOINTS  # noqa: E402
-from cmprehab.report import book, disclosure, figures, follow_up, results, sensitivity, tables  # noqa: E402
+from cmprehab.report import book, disclosure, figures, follow_up, plain_language, results, sensitivity, tables  # noqa: E402
 
 STEMS = list(INSTRUMENTS)
 LATER = ("discharge", "1y")
@@ -275,7 +275,7 @@ def close_figures():
     (lambda c: figures.program(c), 2),
     (lambda c: figures.mcid(tables.mcid(c)), 1),
     (lambda c: figures.outcomes_over_time(tables.outcomes_over_time(c)), len(INSTRUMENTS)),
-    (lambda c: figures.at_a_glance(tables.interventions(c), tables.mcid(c)), 2),
+    (lambda c: figures.at_a_glance(tables.mcid(c), plain_language.published_discharge_shares()), 1),
     (lambda c: figures.participant_flow(follow_up.flow(c)), 1),
     (lambda c: figures.missing_data(follow_up.missing_data(c)), 1),
     (lambda c: figures.threshold_curves(sensitivity.curves(c), sensitivity.literature(c)), len(INSTRUMENTS)),

@@ -138,15 +138,53 @@ def _has_labels(table: pd.DataFrame) -> bool:
     return bool(table.isin(labels).any().any())
 
 
-def show_figure(fig, unpublished: str = "") -> None:
-    """Display a figure, marked with the data it shows, once, and free it (the cell's metadata gives
-    its caption and alt text). `unpublished` names what the figure shows that the publications never
-    reported; on synthetic data the mark says so."""
-    import matplotlib.pyplot as plt
-
+def stamp(fig, unpublished: str = "") -> None:
+    """Mark a figure with the data it shows, in a footer below everything it draws, so that the
+    mark hides no bar, label or legend. `unpublished` names what the figure shows that the
+    publications never reported; on synthetic data the mark says so."""
     mark = data_mark()
     if unpublished and _fingerprint is not None and _fingerprint.synthetic:
         mark += f"\n{DAGGER} not published, invented by the generator: {unpublished}"
-    fig.text(0.995, 0.003, mark, ha="right", va="bottom", fontsize=7, color="0.35")
-    display(fig)
+    fig.draw_without_rendering()  # legends and tick labels find their places only when drawn
+    renderer = fig.canvas.get_renderer()
+    drawn = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)  # in pixels
+    left, bottom = fig.transFigure.inverted().transform((drawn.x0, drawn.y0))
+    gap = 4 / 72 * fig.dpi  # 4 points
+    _, below = fig.transFigure.inverted().transform((0, drawn.y0 - gap))
+    fig.text(max(left, 0), below, _wrap_lines(mark, fig, STAMP_SIZE), ha="left", va="top", fontsize=STAMP_SIZE,
+             color="0.3")
+
+
+#: The stamp's text size in points: as small as a figure's smallest text (`figures.TEXT_SIZE`).
+STAMP_SIZE = 9.5
+
+
+def _wrap_lines(text: str, fig, size: float) -> str:
+    """Wrap each line of a footer to the figure's width (at most 0.6 em per character), so that
+    the stamp never makes the figure wider, and so smaller on a phone."""
+    import textwrap
+
+    chars = max(30, int(fig.get_figwidth() * 72 / (size * 0.6)))
+    return "\n".join(part for line in text.split("\n") for part in textwrap.wrap(line, chars))
+
+
+def figure_svg(fig) -> str:
+    """The figure as SVG with its text as text (legible at any zoom, searchable), scaling to the
+    width of the column: the fixed width and height go, the viewBox keeps the proportions."""
+    import io
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    svg = buffer.getvalue()
+    return re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r'\1 width="100%"', svg, count=1)
+
+
+def show_figure(fig, unpublished: str = "") -> None:
+    """Display a figure as SVG, marked with the data it shows, once, and free it (the cell's metadata
+    gives its caption and alt text)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import SVG
+
+    stamp(fig, unpublished)
+    display(SVG(figure_svg(fig)))
     plt.close(fig)

@@ -22,6 +22,8 @@ from .disclosure import Policy
 
 #: Width that stays legible on a phone when the image is scaled to the screen.
 WIDTH = 5.2
+#: Smallest text of a figure, in points: about 9 CSS pixels once a WIDTH-wide figure fills a phone's column.
+TEXT_SIZE = 9.5
 #: Histogram bins: fixed, so that no edge is one patient's value; the last bin holds
 #: everything from its lower edge up (top-coded).
 PAIN_YEARS_BINS = 2.0 ** np.arange(-2, 5.6, 0.5)  # 0.25 to 45 years, two bins per doubling; last from 32
@@ -32,7 +34,9 @@ PROGRAM_MONTH_BINS = np.arange(0, 26, 1)           # one bar per month; last: 24
 def set_style() -> None:
     """One look for every figure: colour-blind-safe palette, large enough text."""
     sns.set_theme(style="whitegrid", palette=config.PALETTE, font_scale=1.25,
-                  rc={"figure.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+                  rc={"figure.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold",
+                      # SVG with text as text, the same bytes on every build
+                      "svg.fonttype": "none", "svg.hashsalt": "cmprehab"})
 
 
 def _histogram(ax, values: pd.Series, bins: np.ndarray, colour: str, policy: Policy) -> None:
@@ -46,19 +50,21 @@ def _histogram(ax, values: pd.Series, bins: np.ndarray, colour: str, policy: Pol
     ax.set_xlim(bins[0], bins[-1])
 
 
-def _median_line(ax, values: pd.Series, policy: Policy, fmt: str, loc: str = "upper right") -> None:
+def _median_line(ax, values: pd.Series, policy: Policy, fmt: str) -> None:
+    """A dashed line at the median, named in a legend above the panel (off the bars)."""
     values = values.dropna()
     if values.empty or disclosure.too_few(len(values), policy):
         return
     median = median_iqr(values)[0]
     ax.axvline(median, color="black", linestyle="--", linewidth=1.2, label=f"median {median:{fmt}}")
-    ax.legend(loc=loc, frameon=False, fontsize=9)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize=TEXT_SIZE,
+              borderaxespad=0.2)
 
 
 def baseline_distributions(cohort: pd.DataFrame) -> plt.Figure:
     """Histograms of NPRS, DRI and EQ-VAS at start and of pain duration, median marked."""
     policy = disclosure.policy(cohort)
-    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 5.2))
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 5.8))
     top = PAIN_YEARS_BINS[-2]
     panels = [("nprs_start", "Pain, NPRS", np.arange(-0.5, 11, 1)),
               ("dri_start", "Disability, DRI", np.arange(0, 105, 5)),
@@ -72,7 +78,7 @@ def baseline_distributions(cohort: pd.DataFrame) -> plt.Figure:
             ticks = [0.25, 1, 4, 16]
             ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
             ax.minorticks_off()
-        _median_line(ax, data[column], policy, ".3g", "upper left" if column == "eqvas_start" else "upper right")
+        _median_line(ax, data[column], policy, ".2g" if column == "pain_duration_years" else ".3g")
         ax.set_xlabel(label)
         ax.set_ylabel("Patients")
     fig.tight_layout()
@@ -81,7 +87,7 @@ def baseline_distributions(cohort: pd.DataFrame) -> plt.Figure:
 
 def _withheld_note(ax, x, y, label: str, **kwargs) -> None:
     """Write a withheld cell's label where its mark would have been."""
-    ax.text(x, y, label, fontsize=8.5, color="black", fontstyle="italic", **kwargs)
+    ax.text(x, y, label, fontsize=TEXT_SIZE, color="black", fontstyle="italic", **kwargs)
 
 
 def interventions(table: pd.DataFrame) -> plt.Figure:
@@ -96,7 +102,7 @@ def interventions(table: pd.DataFrame) -> plt.Figure:
             _withheld_note(ax, 1, yi, f"{n} patients" if n != disclosure.WITHHELD else n, va="center")
     ax.set_yticks(y, [_wrap(label, 28) for label in table["category"]], fontsize=10)
     ax.set_xlim(0, 100)
-    ax.set_xlabel(f"Patients who received the category, % ({study.current().ci_label})")
+    ax.set_xlabel(f"Patients who received the category, % ({study.current().ci_label})", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -117,12 +123,19 @@ def program(cohort: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+#: Width of each bar of the MCID figure (two bars per measure: discharge, 1 year).
+MCID_BAR_WIDTH = 0.38
+#: The forest plot's axis (risk ratios; beyond it an interval ends in an arrowhead) and its ticks.
+RR_AXIS = (0.25, 4.0)
+RR_TICKS = (0.5, 1, 2)
+
+
 def mcid(table: pd.DataFrame) -> plt.Figure:
     """The primary outcome: % reaching the MCID at discharge and at 1 year, with CI."""
     fig, ax = plt.subplots(figsize=(WIDTH, 3.8))
     measures = list(dict.fromkeys(table["measure"]))
     times = list(dict.fromkeys(table["time"]))
-    width = 0.38
+    width = MCID_BAR_WIDTH
     for i, (time, colour) in enumerate(zip(times, config.PALETTE)):
         rows = table[table["time"] == time].set_index("measure").loc[measures]
         x = np.arange(len(measures)) + (i - 0.5) * width
@@ -134,7 +147,7 @@ def mcid(table: pd.DataFrame) -> plt.Figure:
                 _withheld_note(ax, xi, 2, f"n={n}" if n != disclosure.WITHHELD else "n/a", ha="center",
                                va="bottom", rotation=90)
             else:
-                ax.text(xi, 2, f"{value:.0f} %\nn={n}", ha="center", va="bottom", fontsize=8.5, color="white",
+                ax.text(xi, 2, f"{value:.0f} %\nn={n}", ha="center", va="bottom", fontsize=TEXT_SIZE, color="white",
                         fontweight="bold")
     ax.set_xticks(np.arange(len(measures)), measures)
     ax.set_ylim(0, 100)
@@ -148,38 +161,39 @@ def mcid(table: pd.DataFrame) -> plt.Figure:
 def outcomes_over_time(table: pd.DataFrame) -> plt.Figure:
     """Median and interquartile range of each outcome at start, discharge and 1 year."""
     measures = list(dict.fromkeys(table["measure"]))
-    fig, axes = plt.subplots(1, len(measures), figsize=(WIDTH, 3.6))
+    # One panel per row: on a phone three side by side leave no room for the time labels.
+    fig, axes = plt.subplots(len(measures), 1, figsize=(WIDTH, 2.0 * len(measures)), sharex=True)
     for ax, measure, colour in zip(axes, measures, config.PALETTE):
         rows = table[table["measure"] == measure]
         median, q1, q3 = (disclosure.numeric(rows[c]).to_numpy() for c in ("median", "Q1", "Q3"))
         x = np.arange(len(rows))
         ax.errorbar(x, median, yerr=[median - q1, q3 - median], fmt="o-", color=colour, capsize=4, linewidth=1.5)
-        ax.set_xticks(x, rows["time"], rotation=40, ha="right")
-        instrument = next(i for i in INSTRUMENTS.values() if i.short == measure)
-        ax.set_ylim(instrument.lo, instrument.hi)
-        ax.set_title(f"{measure}\n({instrument.better} is better)", fontsize=10)
-    axes[0].set_ylabel("Median [Q1, Q3]")
+        ax.set_xticks(x, rows["time"])
+        _instrument_panel(ax, measure)
+    fig.supylabel("Median [Q1, Q3]", fontsize=11)
     fig.tight_layout()
     return fig
 
 
-def at_a_glance(interventions_table: pd.DataFrame, mcid_table: pd.DataFrame) -> plt.Figure:
-    """Landing-page summary: the four most used categories and the 1-year MCID shares."""
-    fig, (left, right) = plt.subplots(2, 1, figsize=(WIDTH, 6.0), height_ratios=[1.2, 1])
-    shares = interventions_table.assign(share=disclosure.numeric(interventions_table["%"]))
-    top = shares.nlargest(4, "share").iloc[::-1]
-    left.barh([_wrap(c, 28) for c in top["category"]], top["share"], color=config.PALETTE[0])
-    left.set_xlim(0, 100)
-    left.set_xlabel("Patients, %")
-    left.set_title("Most used interventions", fontsize=10)
-    year = mcid_table[mcid_table["timepoint"] == "1y"]
-    pct, low, high = (disclosure.numeric(year[c]).to_numpy() for c in ("%", "CI low", "CI high"))
-    right.bar(year["measure"], np.nan_to_num(pct), color=config.PALETTE[1])
-    right.errorbar(np.arange(len(year)), pct, yerr=[pct - low, high - pct], fmt="none", ecolor="black", capsize=4)
-    right.set_ylim(0, 100)
-    right.set_ylabel(f"MCID, % ({study.current().ci_label})")
-    right.set_title("Improved at 1 year", fontsize=10)
-    fig.tight_layout()
+def _instrument_panel(ax, measure: str) -> None:
+    """An instrument's whole scale, with which end is better, as the panel's title."""
+    instrument = next(i for i in INSTRUMENTS.values() if i.short == measure)
+    ax.set_ylim(instrument.lo, instrument.hi)
+    ax.set_xlim(-0.4, 2.4)
+    ax.set_title(f"{measure} ({instrument.better} is better)", fontsize=11, loc="left")
+
+
+def at_a_glance(mcid_table: pd.DataFrame, published: dict[str, float]) -> plt.Figure:
+    """Landing-page figure: the share reaching the MCID at discharge and at 1 year (Fig 5.2's bars),
+    with the published discharge shares (`published`: instrument stem to %) marked beside them."""
+    fig = mcid(mcid_table)
+    ax = fig.axes[0]
+    stems = list(dict.fromkeys(mcid_table["stem"]))
+    x = np.arange(len(stems)) - 0.5 * MCID_BAR_WIDTH  # the discharge bars
+    ax.scatter(x, [published.get(stem, np.nan) for stem in stems], marker="_", s=500, linewidths=3,
+               color="black", zorder=3, label="published, discharge")
+    ax.legend(title=None, frameon=False, loc="upper left", ncols=3, fontsize=TEXT_SIZE, columnspacing=1.0,
+              handlelength=1.5)
     return fig
 
 
@@ -198,10 +212,10 @@ def participant_flow(flow_table: pd.DataFrame) -> plt.Figure:
 
     schemdraw.use("matplotlib")
     measures = flow_table[flow_table["stem"] != "any"]
-    fig, ax = plt.subplots(figsize=(WIDTH, 4.4))
+    fig, ax = plt.subplots(figsize=(WIDTH, 5.0))
     # Drawn onto our own axes, so the figure is an ordinary pyplot figure like every other.
     with schemdraw.Drawing(canvas=ax, show=False) as drawing:
-        drawing.config(fontsize=7.5, unit=0.6)
+        drawing.config(fontsize=TEXT_SIZE, unit=0.6)
         for column, row in enumerate(measures.to_dict("records")):
             x = column * 4.6
             top = flow.Box(w=4.2, h=1.0).at((x, 0)).anchor("N").label(f"{row['measure']}\nIncluded: {row['included']}")
@@ -235,7 +249,7 @@ def missing_data(table: pd.DataFrame) -> plt.Figure:
     ax.set_xlim(0, 100)
     ax.axvline(50, color="grey", linewidth=0.8, linestyle=":")
     ax.set_xlabel(f"Reached the MCID at 1 year, % ({study.current().ci_label})")
-    ax.legend(frameon=False, fontsize=8.5, loc="upper center", bbox_to_anchor=(0.45, -0.2), ncols=2)
+    ax.legend(frameon=False, fontsize=TEXT_SIZE, loc="upper center", bbox_to_anchor=(0.45, -0.2), ncols=2)
     fig.tight_layout()
     return fig
 
@@ -261,14 +275,14 @@ def threshold_curves(curve: pd.DataFrame, literature: pd.DataFrame, kind: str = 
         if rule.definition == kind:
             ax.axvline(rule.threshold, color="black", linestyle="--", linewidth=1.2)
         unit = "% of the start value" if kind == "percent" else instrument.unit
-        ax.set_xlabel(f"{instrument.short}: improvement of at least … ({unit})", fontsize=10)
+        ax.set_xlabel(f"{instrument.short}: threshold, improvement of at least x {unit}", fontsize=10)
         ax.set_ylabel("Patients, %", fontsize=10)
         ax.set_ylim(0, 100)
         ax.set_xlim(0, 100 if kind == "percent" else instrument.hi - instrument.lo)
     # The legend goes on the first panel that has a curve (none has when no change is measured).
     drawn = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
     if drawn:
-        drawn[0].legend(frameon=False, fontsize=9, loc="upper right")
+        drawn[0].legend(frameon=False, fontsize=TEXT_SIZE, loc="upper right")
     fig.tight_layout()
     return fig
 
@@ -282,9 +296,8 @@ def _literature_values(stem: str, kind: str) -> list[float]:
 def trajectories(table: pd.DataFrame) -> plt.Figure:
     """Median [Q1, Q3] at each time: on the same patients (all three values) and on all measured."""
     measures = list(dict.fromkeys(table["measure"]))
-    fig, axes = plt.subplots(1, len(measures), figsize=(WIDTH, 3.8))
+    fig, axes = plt.subplots(len(measures), 1, figsize=(WIDTH, 2.0 * len(measures) + 0.6), sharex=True)
     for ax, measure in zip(axes, measures):
-        instrument = next(i for i in INSTRUMENTS.values() if i.short == measure)
         for offset, (group, colour, marker) in zip((-0.08, 0.08), (("all three values", config.PALETTE[0], "o"),
                                                                    ("measured at this time", config.PALETTE[1], "s"))):
             rows = table[(table["measure"] == measure) & (table["patients"] == group)]
@@ -292,41 +305,44 @@ def trajectories(table: pd.DataFrame) -> plt.Figure:
             x = np.arange(len(rows)) + offset
             ax.errorbar(x, median, yerr=[median - q1, q3 - median], fmt=f"{marker}-", color=colour, capsize=3,
                         label=group, markersize=5)
-            ax.set_xticks(np.arange(len(rows)), rows["time"], rotation=40, ha="right")
-        ax.set_ylim(instrument.lo, instrument.hi)
-        ax.set_title(f"{measure}\n({instrument.better} is better)", fontsize=10)
-    axes[0].set_ylabel("Median [Q1, Q3]")
-    fig.legend(*axes[0].get_legend_handles_labels(), frameon=False, fontsize=8.5, loc="lower center", ncols=2)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+            ax.set_xticks(np.arange(len(rows)), rows["time"])
+        _instrument_panel(ax, measure)
+    fig.supylabel("Median [Q1, Q3]", fontsize=11)
+    # Under the last panel, anchored to it: a figure-level legend would move when the SVG is cropped.
+    axes[-1].legend(*axes[0].get_legend_handles_labels(), frameon=False, fontsize=TEXT_SIZE, loc="upper center",
+                    bbox_to_anchor=(0.5, -0.22), ncols=2, title="Patients:", title_fontsize=TEXT_SIZE)
+    fig.tight_layout()
     return fig
 
 
 def cooccurrence(table: pd.DataFrame, n_patients: int) -> plt.Figure:
     """Heat map of the patients who received both categories (% of all patients); a withheld
-    cell is left blank and named."""
+    cell is left blank and named. Rows carry the numbered full labels, columns the numbers."""
     values = pd.DataFrame({c: disclosure.numeric(table[c]) for c in table.columns}, index=table.index)
     share = 100 * values.to_numpy(dtype=float) / n_patients
-    fig, ax = plt.subplots(figsize=(WIDTH, WIDTH))
-    image = ax.imshow(np.ma.masked_invalid(share), cmap="Blues", vmin=0, vmax=100)
+    fig, ax = plt.subplots(figsize=(WIDTH, 7.4))
+    # Rows taller than wide, so that a label wrapped on three lines fits its row.
+    image = ax.imshow(np.ma.masked_invalid(share), cmap="Blues", vmin=0, vmax=100, aspect="auto")
     for i in range(len(table)):
         for j in range(len(table.columns)):
             cell = table.iloc[i, j]
             text = cell if isinstance(cell, str) else f"{share[i, j]:.0f}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+            ax.text(j, i, text, ha="center", va="center", fontsize=TEXT_SIZE,
                     color="white" if not isinstance(cell, str) and share[i, j] > 55 else "black")
-    short = [_short_category(c) for c in table.index]
-    ax.set_xticks(range(len(table.columns)), short, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(len(table.index)), short, fontsize=8)
+    ax.set_xticks(range(len(table.columns)), [str(i) for i in range(1, len(table.columns) + 1)],
+                  fontsize=TEXT_SIZE)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(table.index)), numbered_categories(table.index), fontsize=TEXT_SIZE)
     ax.grid(False)
-    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02).set_label("Patients who received both, %", fontsize=9)
+    fig.colorbar(image, ax=ax, orientation="horizontal", fraction=0.04, pad=0.03).set_label(
+        "Patients who received both, %", fontsize=TEXT_SIZE)
     fig.tight_layout()
     return fig
 
 
-def _short_category(label: str) -> str:
-    """A category label short enough for an axis (the full labels are in the tables)."""
-    words = label.replace("(TENS, acupuncture)", "").replace("Physiotherapy with an ", "").split()
-    return " ".join(words[:3]) + ("…" if len(words) > 3 else "")
+def numbered_categories(labels, width: int = 26) -> list[str]:
+    """Category labels numbered in the published order and wrapped, whole (no label cut short)."""
+    return [_wrap(f"{i}. {label}", width) for i, label in enumerate(labels, start=1)]
 
 
 def combinations(table: pd.DataFrame) -> plt.Figure:
@@ -334,12 +350,12 @@ def combinations(table: pd.DataFrame) -> plt.Figure:
     Drawn with matplotlib: upsetplot 0.9 cannot plot under pandas 3."""
     rows = table[table["members"].map(len) > 0]
     columns = list(config.INTERVENTIONS)
-    fig, (bars, dots) = plt.subplots(2, 1, figsize=(WIDTH, 6.4), height_ratios=[1, 1.3], sharex=True)
+    fig, (bars, dots) = plt.subplots(2, 1, figsize=(WIDTH, 8.0), height_ratios=[1, 2.6], sharex=True)
     x = np.arange(len(rows))
     counts = disclosure.numeric(rows["patients"]).to_numpy()
     bars.bar(x, np.nan_to_num(counts), color=config.PALETTE[0])
     for xi, n in zip(x, rows["patients"]):
-        bars.text(xi, 0.5, str(n), ha="center", va="bottom", fontsize=8, color="white", fontweight="bold")
+        bars.text(xi, 0.5, str(n), ha="center", va="bottom", fontsize=TEXT_SIZE, color="white", fontweight="bold")
     bars.set_ylabel("Patients")
     for xi, members in zip(x, rows["members"]):
         used = [columns.index(c) for c in members]
@@ -347,7 +363,8 @@ def combinations(table: pd.DataFrame) -> plt.Figure:
         dots.scatter([xi] * len(used), used, color="black", s=25)
         if used:
             dots.plot([xi, xi], [min(used), max(used)], color="black", linewidth=1.2)
-    dots.set_yticks(range(len(columns)), [_short_category(config.INTERVENTIONS[c]) for c in columns], fontsize=8)
+    dots.set_yticks(range(len(columns)), numbered_categories(config.INTERVENTIONS[c] for c in columns),
+                    fontsize=TEXT_SIZE)
     dots.invert_yaxis()
     dots.set_xticks(x, [f"{i + 1}" for i in x])
     dots.set_xlabel("Combination (the table below names each)")
@@ -357,19 +374,41 @@ def combinations(table: pd.DataFrame) -> plt.Figure:
 
 
 def risk_ratios(table: pd.DataFrame) -> plt.Figure:
-    """Forest plot of the univariable risk ratios of reaching the MCID at 1 year, per outcome."""
+    """Forest plot of the univariable risk ratios of reaching the MCID at 1 year: one panel per
+    outcome, side by side on the same rows, each with its own plain ticks 0.5, 1 and 2. An
+    interval reaching beyond the axis ends in an arrowhead at the edge."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
     outcomes = list(dict.fromkeys(table["outcome"]))
-    fig, axes = plt.subplots(len(outcomes), 1, figsize=(WIDTH, 11), sharex=True)
-    for ax, outcome in zip(np.atleast_1d(axes), outcomes):
-        rows = table[table["outcome"] == outcome]
+    named = table.assign(label=[f"{p}: {lvl}" if lvl else p for p, lvl in zip(table["predictor"], table["level"])])
+    labels = list(dict.fromkeys(named["label"]))
+    row = {label: len(labels) - 1 - i for i, label in enumerate(labels)}  # first label at the top
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(WIDTH, 0.48 * len(labels) + 1.4), sharey=True,
+                             squeeze=False)
+    low_end, high_end = RR_AXIS
+    for ax, outcome in zip(axes[0], outcomes):
+        rows = named[named["outcome"] == outcome]
         rr, low, high = (disclosure.numeric(rows[c]).to_numpy() for c in ("RR", "CI low", "CI high"))
-        y = np.arange(len(rows))[::-1]
-        ax.errorbar(rr, y, xerr=[rr - low, high - rr], fmt="o", color=config.PALETTE[0], capsize=2, markersize=4)
-        labels = [f"{p}: {lvl}" if lvl else p for p, lvl in zip(rows["predictor"], rows["level"])]
-        ax.set_yticks(y, labels, fontsize=7.5)
+        y = np.array([row[label] for label in rows["label"]])
+        ax.errorbar(np.clip(rr, low_end, high_end), y,
+                    xerr=[np.clip(rr, low_end, high_end) - np.clip(low, low_end, high_end),
+                          np.clip(high, low_end, high_end) - np.clip(rr, low_end, high_end)],
+                    fmt="o", color=config.PALETTE[0], capsize=2, markersize=4)
+        for beyond, edge, marker in ((low < low_end, low_end, "<"), (high > high_end, high_end, ">")):
+            ax.scatter(np.full(int(np.sum(beyond)), edge), y[beyond], marker=marker, color=config.PALETTE[0],
+                       s=30, clip_on=False, zorder=3)
         ax.axvline(1, color="grey", linewidth=0.8, linestyle=":")
         ax.set_xscale("log")
-        ax.set_title(f"{outcome}: reached the MCID at 1 year", fontsize=10)
-    np.atleast_1d(axes)[-1].set_xlabel(f"Risk ratio ({study.current().ci_label}, log scale)")
+        ax.set_xlim(low_end, high_end)
+        ax.xaxis.set_major_locator(FixedLocator(RR_TICKS))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticks(RR_TICKS, [f"{t:g}" for t in RR_TICKS], fontsize=TEXT_SIZE)
+        ax.set_title(outcome, fontsize=11)
+    axes[0][0].set_yticks(list(row.values()), [_wrap(label, 22) for label in row], fontsize=TEXT_SIZE)
+    axes[0][0].set_ylim(-0.6, len(labels) - 0.4)
+    fig.supxlabel(f"Risk ratio of reaching the MCID at 1 year\n({study.current().ci_label}, log scale)",
+                  fontsize=11)
     fig.tight_layout()
     return fig
+
+

@@ -23,7 +23,10 @@ from . import disclosure
 from .disclosure import WITHHELD, Policy
 
 #: Rows of the baseline table (the paper's Table 2): column, label, kind ("mean", "median", "range", "yes" for 0/1, "levels").
-BASELINE_ROWS = [CHARACTERISTICS[0], ("age_range", "Age, years", "range"), *CHARACTERISTICS[1:]]
+#: Pain duration is shown in years (days / config.DAYS_PER_YEAR, `derive`), as the prose and the figure give it.
+PAIN_DURATION_ROW = ("pain_duration_years", "Pain duration, years", "median")
+BASELINE_ROWS = [CHARACTERISTICS[0], ("age_range", "Age, years", "range"),
+                 *(PAIN_DURATION_ROW if row[0] == "pain_duration_days" else row for row in CHARACTERISTICS[1:])]
 
 
 #: How tableone names each kind of row, used for a variable that has no value at all.
@@ -32,7 +35,7 @@ _SUFFIX = {"mean": "mean (SD)", "median": "median [Q1,Q3]", "range": "minimum–
 #: Levels counted for each kind of categorical row (1.0 = "yes" of a 0/1 variable).
 _LEVELS = {"yes": [1.0, 0.0], "female": ["female", "male"]}
 #: Derived baseline rows and the column they come from (whether it may be empty).
-_SOURCE = {"age_range": "age", "low_pain_management": "pain_management"}
+_SOURCE = {"age_range": "age", "low_pain_management": "pain_management", "pain_duration_years": "pain_duration_days"}
 NO_VALUES = "no values in this file"
 
 
@@ -78,7 +81,9 @@ def baseline_tableone(cohort: pd.DataFrame, rows: list[tuple[str, str, str]] | N
             nonnormal=[c for c in columns if kinds[c] == "median"],
             min_max=[c for c in columns if kinds[c] == "range"],
             order=order, limit=limit, missing=True, include_null=False,
-            decimals={c: (1 if kinds[c] in ("mean",) else 0) for c in columns if kinds[c] not in ("yes", "female", "levels")},
+            # years of pain to one decimal (2.8, as published); other medians are whole scale points
+            decimals={c: (1 if kinds[c] in ("mean",) or c == PAIN_DURATION_ROW[1] else 0)
+                      for c in columns if kinds[c] not in ("yes", "female", "levels")},
         )
 
 
@@ -339,3 +344,13 @@ def _protect_baseline_rows(rows: pd.DataFrame, data: pd.DataFrame, column: str, 
                if empty_allowed else "")
     rows["Missing"] = pd.Series([missing] + [""] * (len(rows) - 1), index=rows.index, dtype=object)
     return rows
+
+
+def cooccurrence_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The co-occurrence matrix (`who_benefits.cooccurrence`) as a readable table: each row named
+    by its number and category, the columns by the same numbers (ten full names across would not
+    fit a page), as the heat map numbers them."""
+    out = table.copy()
+    out.columns = [str(i) for i in range(1, len(table.columns) + 1)]
+    out.index = pd.Index([f"{i}. {label}" for i, label in enumerate(table.index, start=1)], name="Category")
+    return out
