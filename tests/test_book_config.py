@@ -21,7 +21,7 @@ CITE_ROLE = re.compile(r"\{(?:foot)?cite(?::[a-z]+)?\}`([^`]*)`")
 REQUIRED_KEYS = {"trulsson2021", "bondesson2023", "farrar2001", "salaffi2004", "ostelo2008",
                  "pickard2007", "salen1994", "pollard2018", "wilson1927", "euroqol1990",
                  "treede2019", "vonelm2007", "hayes2006", "kerby2014", "rosenthal1991"}
-NO_DOI = {"rosenthal1991"}  # a 1991 Sage book, cited by publisher
+NO_DOI = {"rosenthal1991", "pitcher2021"}  # a 1991 Sage book, cited by publisher; Cochrane's guidance (no DOI)
 
 
 def source_of(entry: str) -> list[Path]:

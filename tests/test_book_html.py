@@ -32,7 +32,7 @@ from cmprehab.data.cohort import load_cohort
 from cmprehab.instruments import INSTRUMENTS
 from cmprehab.provenance import DataFingerprint, data_fingerprint
 from cmprehab.report import audit as reproduction
-from cmprehab.report import results, tables
+from cmprehab.report import plain_language, results, tables
 from site_html import Page, plain_quotes, site_pages, text_of
 
 ROOT = config.ROOT
@@ -41,12 +41,17 @@ NUMBERED_PAGES = ["03_baseline", "04_interventions", "05_outcomes", "06_follow_u
                   "08_predictors"]
 GLUE_TEXT = re.compile(r"\{glue:text\}`([^`]+)`")
 ERROR_MARKERS = ["output_error", "Traceback", "output stderr", "Error in cell"]
-PAGE_RESULTS = {"00_overview": results.overview, "01_aims": results.aims, "02_methods": results.methods,
+def overview_and_summary(cohort):
+    """The landing page glues the overview and its plain summary."""
+    return {**results.overview(cohort), **plain_language.summary(cohort)}
+
+
+PAGE_RESULTS = {"00_overview": overview_and_summary, "01_aims": results.aims, "02_methods": results.methods,
                 "03_baseline": results.baseline, "04_interventions": results.interventions,
                 "05_outcomes": results.outcomes,
                 "06_follow_up": results.follow_up, "07_sensitivity": results.sensitivity,
                 "08_predictors": results.predictors, "09_audit": results.audit, "10_conclusions": results.conclusions,
-                "glossary": results.glossary}
+                "glossary": results.glossary, "plain_language": plain_language.page_results}
 
 
 @dataclass
