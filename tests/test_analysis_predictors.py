@@ -463,3 +463,121 @@ def test_only_univariable_estimates_are_compared(committed):
     table = P.beside_published(adjusted_only)
     assert table["rr"].isna().all()
     assert (table["note"].iloc[:4] == "not among the estimates given").all()
+
+
+# --------------------------------------------------------------------------
+# The adjusted model: log-binomial check, events per coefficient, risks above 1
+# --------------------------------------------------------------------------
+
+PRESPECIFIED = ["age", "sex", "pain_duration", "pain_distribution", "severe_pain", "anxiety_depression"]
+UNITS = {key: p.levels[0] for key, p in P.PREDICTORS.items() if p.kind == "continuous"}
+
+
+def complete_design(base, measure, adjusted_for):
+    """The adjusted model's outcome and design (dummies per non-reference level), built here with pandas."""
+    y = P.outcome_at_1y(base, measure, RULES[measure])
+    frame = P.predictor_frame(base)[adjusted_for]
+    keep = y.notna() & frame.notna().all(axis=1)
+    x = pd.get_dummies(frame[keep], drop_first=True, dtype=float)
+    return y[keep].to_numpy(), sm.add_constant(x)
+
+
+@pytest.fixture(scope="module")
+def check(base):
+    return P.adjusted_model_check(base, RULES, CONFIDENCE, PRESPECIFIED)
+
+
+def test_log_binomial_is_the_maximum_likelihood_fit_where_it_converges(base, check):
+    converged = P.adjusted_summary(check).query("log_binomial_converged")["measure"].tolist()
+    assert converged, "the check needs at least one outcome whose log-binomial fit converges"
+    for measure in converged:
+        y, x = complete_design(base, measure, PRESPECIFIED)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = sm.GLM(y, x, family=sm.families.Binomial(link=sm.families.links.Log())).fit(
+                start_params=np.r_[np.log(y.mean()), np.zeros(x.shape[1] - 1)], maxiter=200)
+        assert fit.converged and fit.fittedvalues.max() < 1
+        ours = check[check["measure"] == measure]["rr_log_binomial"].to_numpy()
+        np.testing.assert_allclose(np.sort(ours), np.sort(np.exp(fit.params.iloc[1:].to_numpy())), rtol=1e-5)
+
+
+def test_modified_poisson_and_log_binomial_agree_where_the_log_binomial_converges(check):
+    both = check.dropna(subset=["rr", "rr_log_binomial"])
+    assert len(both)
+    # Two consistent estimators of the same risk ratio: within 10 % of each other on this cohort.
+    np.testing.assert_allclose(np.log(both["rr"]), np.log(both["rr_log_binomial"]), atol=np.log(1.1))
+
+
+def test_a_log_binomial_fit_that_fails_has_no_estimate_and_says_why(check):
+    failed = check[check["rr_log_binomial"].isna()]
+    assert failed["log_binomial_note"].str.startswith(P.LOG_BINOMIAL_FAILED).all()
+    assert failed["rr"].notna().all()  # the modified Poisson estimate stands
+
+
+def test_saturated_log_binomial_equals_the_two_by_two_ratio(base):
+    y = P.outcome_at_1y(base, "eqvas", RULES["eqvas"])
+    frame = P.predictor_frame(base)[["anxiety_depression"]]
+    poisson = P.fit_modified_poisson(y, frame, CONFIDENCE, UNITS)
+    binomial = P.fit_log_binomial(y, frame, CONFIDENCE, UNITS)
+    np.testing.assert_allclose(binomial[["rr", "low", "high"]], poisson[["rr", "low", "high"]], rtol=1e-12)
+
+
+def test_events_per_coefficient_and_risks_above_one_are_counted(base, check):
+    summary = P.adjusted_summary(check).set_index("measure")
+    for measure in ("nprs", "dri", "eqvas"):
+        y, x = complete_design(base, measure, PRESPECIFIED)
+        coefficients = x.shape[1] - 1
+        assert summary.at[measure, "coefficients"] == coefficients
+        assert summary.at[measure, "events_per_coefficient"] == pytest.approx(
+            min(y.sum(), len(y) - y.sum()) / coefficients)
+        fit = sm.GLM(y, x, family=sm.families.Poisson()).fit()
+        assert summary.at[measure, "risk_above_one"] == int((fit.fittedvalues > 1).sum())
+    assert (summary["risk_above_one"] > 0).any(), "the cohort should show the note at least once"
+
+
+def test_benjamini_hochberg_q_values(committed):
+    for model in (P.MODEL_UNIVARIABLE, P.MODEL_ADJUSTED):
+        rows = committed[(committed["model"] == model) & committed["p"].notna()]
+        p = rows["p"].to_numpy()
+        m, order = len(p), np.argsort(p)
+        # By hand: q(i) = min over j >= i of p(j) * m / j, on the sorted p-values, capped at 1.
+        stepped = np.minimum.accumulate((p[order] * m / np.arange(1, m + 1))[::-1])[::-1]
+        expected = np.empty(m)
+        expected[order] = np.minimum(stepped, 1)
+        np.testing.assert_allclose(rows["q"].to_numpy(), expected, rtol=1e-12)
+        assert (rows["q"] >= rows["p"]).all()
+    assert committed.loc[committed["p"].isna(), "q"].isna().all()
+
+
+# --------------------------------------------------------------------------
+# Oldham's method
+# --------------------------------------------------------------------------
+
+def test_oldham_r_is_the_closed_form_of_the_variances(base):
+    table = P.oldham(base).set_index("stem")
+    for stem in ("nprs", "dri", "eqvas"):
+        both = base[[f"{stem}_start", f"{stem}_1y"]].dropna().astype(float)
+        cov = np.cov(both.to_numpy().T, ddof=1)
+        vx, vy, cxy = cov[0, 0], cov[1, 1], cov[0, 1]
+        # corr(change, mean) = (var start - var later) / sqrt((var start + var later)^2 - 4 cov^2), with
+        # the change and "worse" oriented as the pages orient them (the sign works out the same for all).
+        expected = (vx - vy) / math.sqrt((vx + vy) ** 2 - 4 * cxy ** 2)
+        assert table.at[stem, "r"] == pytest.approx(expected, rel=1e-9)
+        assert table.at[stem, "n"] == len(both)
+
+
+def test_oldham_is_near_zero_under_regression_to_the_mean_alone(base):
+    """Everybody improves by the same amount; the start and 1-year values carry the same noise. The
+    start-change correlation is then clearly positive, Oldham's r is not."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    true = rng.normal(50, 12, n)
+    cohort = pd.DataFrame({f"{stem}_{time}": np.nan for stem in ("nprs", "dri", "eqvas")
+                           for time in ("start", "discharge", "1y")}, index=range(n))
+    cohort["dri_start"] = true + rng.normal(0, 10, n)
+    cohort["dri_1y"] = true - 8 + rng.normal(0, 10, n)
+    from cmprehab.analysis.paired import improvement_by_start
+    naive = improvement_by_start(cohort).set_index("stem").at["dri", "rho"]
+    oldham = P.oldham(cohort).set_index("stem").loc["dri"]
+    assert naive > 0.3
+    assert oldham["low"] < 0 < oldham["high"] and abs(oldham["r"]) < 0.05

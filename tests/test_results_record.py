@@ -25,12 +25,15 @@ def test_a_record_names_the_page_function_the_source_and_the_published_number(co
     table = audit.audit(cohort)
     rows = {row["name"]: row for row in results.records(page, table)}
     assert set(rows) == set(page)
-    share = rows["mcid_nprs_1y"]
+    share = rows["mcid_nprs_discharge"]
     assert share["function"] == "cmprehab.report.results.outcomes"
     assert share["source"] == "tables.mcid"
-    assert share["published_key"] == "nprs_mcid_1y_pct"
-    target = table.set_index("key").loc["nprs_mcid_1y_pct"]
+    assert share["published_key"] == "nprs_mcid_discharge_pct"
+    target = table.set_index("key").loc["nprs_mcid_discharge_pct"]
     assert share["published"] == target["published"] and share["audit_status"] == target["status"]
+    # The 1-year share is this project's assumption (data/published.csv, source X): not a published number.
+    assumed = rows["mcid_nprs_1y"]
+    assert (assumed["published_key"], assumed["published"], assumed["audit_status"]) == (None, None, None)
     # A value nobody published has no published key, value or status.
     unpublished = rows["mcid_nprs_1y_k"]
     assert unpublished["published_key"] is None and unpublished["published"] is None

@@ -41,6 +41,9 @@ import numpy as np
 import pandas as pd
 from statsmodels.genmod import families
 from statsmodels.genmod.generalized_linear_model import GLM
+from statsmodels.stats.multitest import multipletests
+import statsmodels.tools as sm_tools
+import statsmodels.tools.sm_exceptions  # noqa: F401 - sm_tools.sm_exceptions.DomainWarning
 from scipy import stats as _scipy_stats
 
 from .. import config
@@ -48,7 +51,7 @@ from ..memo import per_cohort
 from ..data import targets as targets_file
 from ..instruments import INSTRUMENTS
 from ..params import McidRule
-from .stats import mcid_reached, release_fit
+from .stats import improvement, mcid_reached, release_fit
 
 __all__ = [
     "LONG_PAIN_DAYS",
@@ -63,8 +66,13 @@ __all__ = [
     "SHORT_PAIN_DAYS",
     "STAND_IN_OUTCOMES",
     "StandIn",
+    "adjusted_model_check",
+    "adjusted_summary",
     "beside_published",
+    "false_discovery_q",
+    "fit_log_binomial",
     "fit_modified_poisson",
+    "oldham",
     "outcome_at_1y",
     "predictor_frame",
     "predictor_risk_ratios",
@@ -86,7 +94,9 @@ MODEL_ADJUSTED = "adjusted"
 
 #: Columns of every table of estimates, in order.
 RESULT_COLUMNS = ["measure", "predictor", "level", "reference", "n", "events", "n_level", "events_level",
-                  "n_reference", "events_reference", "rr", "low", "high", "p", "model", "note"]
+                  "n_reference", "events_reference", "rr", "low", "high", "p", "q", "model", "note"]
+#: Columns a single fit returns (measure, model and the q-value across fits are added after).
+_FIT_COLUMNS = [c for c in RESULT_COLUMNS if c not in ("measure", "model", "q")]
 
 #: A fitted risk below this means the estimates run off to infinity (separation).
 _DIVERGED_RISK = 1e-8
@@ -228,6 +238,8 @@ def fit_modified_poisson(outcome: pd.Series, predictors: pd.DataFrame, confidenc
                          units: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Risk ratios of `outcome` by `predictors` in one modified Poisson model (HC0 sandwich).
 
+    (The work is `_fit_log_link`'s; `fit_log_binomial` fits the same design as a log-binomial model.)
+
     outcome: 0/1 (or boolean) Series, NaN where unknown. predictors: aligned frame whose
     columns are Categoricals (first category = reference; a dummy per other level) or numbers
     (one linear term; `units` names its step, e.g. {"age": "per 10 years"}). The model uses
@@ -242,6 +254,26 @@ def fit_modified_poisson(outcome: pd.Series, predictors: pd.DataFrame, confidenc
     no events in the reference (RRs would be infinite), a constant numeric predictor,
     collinear predictors, a failed or diverging fit (separation).
     """
+    return _fit_log_link(outcome, predictors, confidence, units, binomial=False)
+
+
+def fit_log_binomial(outcome: pd.Series, predictors: pd.DataFrame, confidence: float,
+                     units: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The same risk ratios as `fit_modified_poisson`, from a log-binomial GLM (binomial family, log
+    link, model-based variance): the maximum-likelihood RRs, a check on the modified Poisson ones.
+
+    A log-binomial fit often fails to converge, or converges on the boundary (a fitted risk of 1):
+    its rows are then NaN with a note that says so (`LOG_BINOMIAL_FAILED`), never an estimate.
+    """
+    return _fit_log_link(outcome, predictors, confidence, units, binomial=True)
+
+
+#: The start of a log-binomial row's note when the fit gave no estimate.
+LOG_BINOMIAL_FAILED = "the log-binomial model did not converge inside the parameter space"
+
+
+def _fit_log_link(outcome: pd.Series, predictors: pd.DataFrame, confidence: float,
+                  units: Mapping[str, str] | None, binomial: bool) -> pd.DataFrame:
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     units = dict(units or {})
@@ -272,9 +304,13 @@ def fit_modified_poisson(outcome: pd.Series, predictors: pd.DataFrame, confidenc
         else:
             rows.append({**base, "level": units.get(column, "per unit"), "reference": "", "_term": column})
 
+    model_info: dict[str, int] = {}  # what the fit found (risks above 1), kept in the frame's attrs
+
     def finish(out: list[dict]) -> pd.DataFrame:
-        frame = pd.DataFrame(out, columns=[c for c in RESULT_COLUMNS if c not in ("measure", "model")] + ["_term"])
-        return frame.drop(columns="_term")
+        frame = pd.DataFrame(out, columns=_FIT_COLUMNS + ["_term"])
+        frame = frame.drop(columns="_term")
+        frame.attrs.update(model_info)
+        return frame
 
     # Problems of the whole model: nothing can be estimated.
     n, events = int(len(y)), int(y.sum())
@@ -342,6 +378,8 @@ def fit_modified_poisson(outcome: pd.Series, predictors: pd.DataFrame, confidenc
                              "(the design is not of full rank)")
         return finish(rows)
 
+    if binomial:
+        return finish(_log_binomial(rows, estimable, yy.to_numpy(dtype="float64"), x, names, z))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # caught here, quoted in the note, never passed on
         try:
@@ -373,6 +411,7 @@ def fit_modified_poisson(outcome: pd.Series, predictors: pd.DataFrame, confidenc
         return finish(rows)
 
     above_one = int((mu > 1).sum())
+    model_info["risk_above_one"] = above_one
     extra = [*model_notes]
     if above_one:
         extra.append(f"the model predicts a risk above 1 for {above_one} patient(s) (a known limit of the "
@@ -382,6 +421,38 @@ def fit_modified_poisson(outcome: pd.Series, predictors: pd.DataFrame, confidenc
     for row in estimable:
         _estimate(row, float(params[row["_term"]]), float(bse[row["_term"]]), z, extra)
     return finish(rows)
+
+
+def _log_binomial(rows: list[dict], estimable: list[dict], y: np.ndarray, x: np.ndarray, names: list[str],
+                  z: float) -> list[dict]:
+    """Fit the log-binomial model of `y` on design `x`; estimates where it converged inside (0, 1)."""
+    # Start inside the parameter space: a log-linear fit, its intercept lowered until no risk exceeds 0.9.
+    start = np.linalg.lstsq(x, np.log(np.clip(y, 0.05, 0.95)), rcond=None)[0]
+    start[0] -= max(0.0, float((x @ start).max()) - math.log(0.9))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # The log link is not the binomial's canonical link: statsmodels says so on every fit.
+        warnings.simplefilter("ignore", sm_tools.sm_exceptions.DomainWarning)
+        try:
+            fit = GLM(y, x, family=families.Binomial(link=families.links.Log())).fit(start_params=start, maxiter=200)
+            error = ""
+        except Exception as err:  # noqa: BLE001 - reported in the note, not raised
+            fit, error = None, f"{type(err).__name__}: {err}"
+    problem = error
+    if fit is not None:
+        mu = np.asarray(fit.fittedvalues, dtype="float64")
+        if not fit.converged:
+            problem = "no convergence"
+        elif not (np.all(np.isfinite(fit.params)) and np.all(np.isfinite(fit.bse))):
+            problem = "non-finite estimates"
+        elif mu.max() >= 1 - 1e-6:
+            problem = "a fitted risk of 1 (the boundary)"
+    if problem:
+        return _nan_rows(estimable, "; ".join(filter(None, [f"{LOG_BINOMIAL_FAILED} ({problem})", _quoted(caught)])))
+    params, bse = pd.Series(fit.params, index=names), pd.Series(fit.bse, index=names)
+    for row in estimable:
+        _estimate(row, float(params[row["_term"]]), float(bse[row["_term"]]), z, [])
+    return rows
 
 
 def _estimate(row: dict, b: float, se: float, z: float, notes: list[str]) -> None:
@@ -444,8 +515,114 @@ def predictor_risk_ratios(cohort: pd.DataFrame, rules: Mapping[str, McidRule], c
         if adjusted_for:
             adjusted = fit_modified_poisson(y, frame[adjusted_for], confidence, units)
             parts.append(adjusted.assign(measure=measure, model=MODEL_ADJUSTED))
-    out = pd.concat(parts, ignore_index=True)[RESULT_COLUMNS]
-    return out.astype({"n": "int64", "events": "int64"})
+    out = pd.concat(parts, ignore_index=True)
+    # One family of tests per model kind: every univariable p of every outcome, every adjusted p.
+    out["q"] = math.nan
+    for model in (MODEL_UNIVARIABLE, MODEL_ADJUSTED):
+        rows = out["model"] == model
+        out.loc[rows, "q"] = false_discovery_q(out.loc[rows, "p"]).to_numpy()
+    return out[RESULT_COLUMNS].astype({"n": "int64", "events": "int64"})
+
+
+def false_discovery_q(p_values: pd.Series) -> pd.Series:
+    """Benjamini-Hochberg adjusted p-values (q) of the p-values given, as a family; NaN stays NaN.
+
+    A q below 0.05 keeps the expected share of false discoveries among such results at 5 %.
+    """
+    p = pd.Series(p_values, dtype="float64")
+    q = pd.Series(math.nan, index=p.index)
+    known = p.notna()
+    if known.any():
+        q[known] = multipletests(p[known].to_numpy(), method="fdr_bh")[1]
+    return q
+
+
+# --------------------------------------------------------------------------
+# The adjusted model: events per coefficient, risks above 1, the log-binomial check
+# --------------------------------------------------------------------------
+
+#: Events per coefficient below which an adjusted model's estimates are unreliable (Peduzzi et al. 1996).
+EVENTS_PER_COEFFICIENT_MIN = 10
+
+ADJUSTED_SUMMARY_COLUMNS = ["measure", "n", "events", "non_events", "coefficients", "events_per_coefficient",
+                            "risk_above_one", "log_binomial_converged", "max_abs_log_rr_difference"]
+
+
+@per_cohort
+def adjusted_model_check(cohort: pd.DataFrame, rules: Mapping[str, McidRule], confidence: float,
+                         adjusted_for: Sequence[str], measures: Sequence[str] = tuple(INSTRUMENTS)
+                         ) -> pd.DataFrame:
+    """The adjusted model of each measure beside the same model fitted as a log-binomial GLM.
+
+    One row per adjusted coefficient: measure, predictor, level, rr (modified Poisson), rr_log_binomial
+    with its interval (log_binomial_low, log_binomial_high; NaN where that fit did not converge inside
+    the parameter space) and log_binomial_note. The frame's attrs["summary"] holds a row per measure
+    (`ADJUSTED_SUMMARY_COLUMNS`): the model's n and events, its coefficients, the events per
+    coefficient (the less frequent of reaching and not reaching the MCID, per coefficient), how
+    many patients it predicts a risk above 1 for, whether the log-binomial fit converged and the
+    largest |log RR| difference between the two fits.
+    """
+    frame = predictor_frame(cohort)
+    units = {key: p.levels[0] for key, p in PREDICTORS.items() if p.kind == "continuous"}
+    parts, summary = [], []
+    for measure in measures:
+        y = outcome_at_1y(cohort, measure, rules[measure])
+        poisson = fit_modified_poisson(y, frame[list(adjusted_for)], confidence, units)
+        binomial = fit_log_binomial(y, frame[list(adjusted_for)], confidence, units)
+        part = poisson[["predictor", "level", "rr"]].assign(
+            measure=measure, rr_log_binomial=binomial["rr"], log_binomial_low=binomial["low"],
+            log_binomial_high=binomial["high"], log_binomial_note=binomial["note"])
+        parts.append(part)
+        n, events = int(poisson["n"].iloc[0]), int(poisson["events"].iloc[0])
+        both = part["rr"].notna() & part["rr_log_binomial"].notna()
+        difference = (np.log(part.loc[both, "rr"]) - np.log(part.loc[both, "rr_log_binomial"])).abs()
+        summary.append({"measure": measure, "n": n, "events": events, "non_events": n - events,
+                        "coefficients": len(poisson),
+                        "events_per_coefficient": min(events, n - events) / len(poisson) if len(poisson) else math.nan,
+                        "risk_above_one": int(poisson.attrs.get("risk_above_one", 0)),
+                        "log_binomial_converged": bool(binomial["rr"].notna().any()),
+                        "max_abs_log_rr_difference": float(difference.max()) if both.any() else math.nan})
+    out = pd.concat(parts, ignore_index=True)[["measure", "predictor", "level", "rr", "rr_log_binomial",
+                                               "log_binomial_low", "log_binomial_high", "log_binomial_note"]]
+    out.attrs["summary"] = pd.DataFrame(summary, columns=ADJUSTED_SUMMARY_COLUMNS)
+    return out
+
+
+def adjusted_summary(check: pd.DataFrame) -> pd.DataFrame:
+    """The per-measure summary of `adjusted_model_check` (a copy)."""
+    return check.attrs["summary"].copy()
+
+
+# --------------------------------------------------------------------------
+# Regression to the mean: Oldham's method
+# --------------------------------------------------------------------------
+
+def oldham(cohort: pd.DataFrame, time: str = "1y", confidence: float = 0.95) -> pd.DataFrame:
+    """Whether patients who were worse improved more, beyond regression to the mean (Oldham 1962).
+
+    The correlation between the start value and the change is biased towards "the worse improved
+    more" by regression to the mean alone (the start's measurement error appears in both). Oldham's
+    method correlates the change with the mean of the start and the later value instead: with no
+    true difference in improvement between patients (and equal variances at both times), it is 0.
+
+    Per measure, patients with both values: n, r (Pearson; positive: the patients who were worse,
+    on average over both times, improved more), its `confidence` interval (Fisher z) and p.
+    """
+    rows = []
+    for stem, instrument in INSTRUMENTS.items():
+        start, later = cohort[f"{stem}_start"], cohort[f"{stem}_{time}"]
+        both = start.notna() & later.notna()
+        gain = improvement(start[both], later[both], stem).astype(float)
+        # "Worse" is a higher value where lower is better, a lower one where higher is.
+        worse_on_average = -instrument.direction * (start[both].astype(float) + later[both].astype(float)) / 2
+        n = int(both.sum())
+        r = low = high = p = math.nan
+        if n >= 4 and gain.nunique() > 1 and worse_on_average.nunique() > 1:
+            test = _scipy_stats.pearsonr(worse_on_average, gain)
+            interval = test.confidence_interval(confidence_level=confidence)
+            r, p, low, high = float(test.statistic), float(test.pvalue), float(interval.low), float(interval.high)
+        rows.append({"measure": instrument.short, "stem": stem, "n": n, "r": r, "low": low, "high": high, "p": p})
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------

@@ -15,16 +15,16 @@ for a machine-readable results file.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from .. import params as study
-from ..config import LOW_PAIN_MANAGEMENT_MAX
+from ..config import INTERVENTIONS, LOW_PAIN_MANAGEMENT_MAX
 from ..analysis.derive import derive
 from ..data import targets
 from ..instruments import INSTRUMENTS
-from ..analysis import paired as paired_analysis
 from ..analysis import predictors as predictors_analysis
 from . import audit as audit_report
 from . import disclosure, fidelity, tables
@@ -51,6 +51,8 @@ class Result:
     markdown: bool = False
     #: The page function that quoted it (``cmprehab.report.results.overview``).
     function: str = ""
+    #: The key in data/published.csv of the number it quotes, where its name does not say (a ranked share).
+    published_key: str = ""
 
 
 def _missing(value) -> bool:
@@ -95,6 +97,10 @@ class Page:
         self.results[name] = Result(name, None if _missing(value) else _plain(value), text, source, markdown,
                                     self.function)
 
+    def quotes(self, name: str, key: str) -> None:
+        """Record that result `name` quotes the published number `key` (data/published.csv)."""
+        self.results[name] = replace(self.results[name], published_key=key)
+
     def number(self, name: str, value, fmt: str, source: str, unit: str = "", unpublished: bool = False) -> None:
         """A number at `fmt`; a label ("<5", "withheld") passes through; NaN reads "not available"."""
         if isinstance(value, str):
@@ -138,6 +144,7 @@ class Page:
 #: Results quoting a published number under another name (the others share the name of their
 #: key in data/published.csv, or quote nothing published).
 PUBLISHED_AS = {"n_patients": "cohort_n", "n_discharge": "discharge_n", "n_1y": "followup_n",
+               "published_sessions": "sessions_median", "published_months": "program_months_median",
                 "months_median": "program_months_median", "months_q1": "program_months_q1",
                 "months_q3": "program_months_q3", "low_pm_pct": "low_pain_management_pct",
                 **{f"mcid_{stem}_{time}": f"{stem}_mcid_{time}_pct" for stem in INSTRUMENTS
@@ -158,10 +165,12 @@ def records(results: dict[str, Result], audit_table: pd.DataFrame | None = None)
     status = {} if audit_table is None else dict(zip(audit_table["key"], audit_table["status"]))
     rows = []
     for result in results.values():
-        key = published_key(result.name, published.index)
-        row = {**asdict(result), "published_key": key,
-               "published": None if key is None else float(published.at[key, "value"]),
-               "audit_status": status.get(key)}
+        key = result.published_key or published_key(result.name, published.index)
+        # A row of data/published.csv that is this project's assumption (source X) was never published.
+        assumed = key is not None and bool(published.at[key, "assumption"])
+        row = {**asdict(result), "published_key": None if assumed else key,
+               "published": None if key is None or assumed else float(published.at[key, "value"]),
+               "audit_status": None if assumed else status.get(key)}
         rows.append(row)
     return rows
 
@@ -192,7 +201,14 @@ def _top_interventions(page: Page, cohort: pd.DataFrame, count: int) -> pd.DataF
     for rank, row in enumerate(ranked.to_dict("records"), start=1):
         page.text(f"top{rank}_name", row["category"].lower(), "tables.interventions")
         page.pct(f"top{rank}_pct", row["%"], "tables.interventions")
+        page.quotes(f"top{rank}_pct", _intervention_key(row["category"]))
     return ranked
+
+
+def _intervention_key(category: str) -> str:
+    """The published share of an intervention category (data/published.csv), by its label."""
+    column = {label: column for column, label in INTERVENTIONS.items()}[category]
+    return f"{column}_pct"
 
 
 def _all_patients(page: Page, cohort: pd.DataFrame) -> pd.DataFrame:
@@ -322,8 +338,10 @@ def interventions(cohort: pd.DataFrame) -> dict[str, Result]:
     first, last = table.iloc[0], table.iloc[-1]
     page.text("first_category", first["category"].lower(), "tables.interventions")
     page.pct("first_pct", first["%"], "tables.interventions")
+    page.quotes("first_pct", _intervention_key(first["category"]))
     page.text("last_category", last["category"].lower(), "tables.interventions")
     page.pct("last_pct", last["%"], "tables.interventions")
+    page.quotes("last_pct", _intervention_key(last["category"]))
     page.count("n_categories", len(table), "tables.interventions")
     program = tables.program(cohort)
     for name, row, fmt in (("sessions", "Sessions", ".0f"), ("months", "Program length, months", ".1f"),
@@ -403,7 +421,29 @@ def audit(cohort: pd.DataFrame) -> dict[str, Result]:
     checked = table[table["section"].isin(["baseline", "interventions"])]
     page.count("n_checked_baseline", len(checked), "audit.audit")
     page.count("n_match_baseline", int((checked["status"] == audit_report.STATUS_MATCH).sum()), "audit.audit")
+    page.text("reproduction_summary", _reproduction_summary(cohort, counts) if page.synthetic else
+              "This build does not run on the synthetic cohort: the audit above sets the data's own numbers beside "
+              "the published ones.",
+              "audit.audit, who_benefits.beside_published")
     return page.results
+
+
+def _reproduction_summary(cohort: pd.DataFrame, counts: pd.Series) -> str:
+    """How much of the publications the synthetic cohort reproduces: the audit's matches, and the
+    follow-on risk ratios, approximated with stand-ins (the one furthest from its published value)."""
+    matched, differ = int(counts.get(audit_report.STATUS_MATCH, 0)), int(counts.get(audit_report.STATUS_DIFF, 0))
+    text = (f"The synthetic cohort matches {matched} of the {matched + differ} published numbers the audit computes "
+            f"from the data ({differ} differ).")
+    beside = who_benefits_report.beside_published(cohort)
+    estimated = beside[disclosure.numeric(beside["RR"]).notna()]
+    if len(estimated):
+        published_rr = estimated["published RR (95 % CI)"].str.split(" ").str[0].astype(float)
+        furthest = estimated.iloc[int((np.log(estimated["RR"].astype(float)) - np.log(published_rr)).abs().argmax())]
+        text += (" The follow-on paper's risk ratios are approximated, not reproduced: each is expressed with a "
+                 f"stand-in outcome, and the furthest from its published value is {furthest['RR']:.2f} "
+                 f"({furthest['CI low']:.2f}–{furthest['CI high']:.2f}) against the published "
+                 f"{furthest['published RR (95 % CI)']} ({furthest['predictor (reference)'].lower()}).")
+    return text
 
 
 def _fidelity_summary(cohort: pd.DataFrame) -> str:
@@ -435,8 +475,11 @@ def conclusions(cohort: pd.DataFrame) -> dict[str, Result]:
     missing = _all_patients(page, cohort)
     weighted = missing[missing["method"] == "inverse probability weighting"]
     weighted = pd.DataFrame({c: disclosure.numeric(weighted[c]) for c in ("CI low", "CI high")}).dropna()
-    page.text("about_half_all", tables.describe_share(list(weighted.itertuples(index=False, name=None))).replace(
-        "patients measured", "patients, weighted for who was lost"), "tables.describe_share")
+    all_patients = tables.describe_share(list(weighted.itertuples(index=False, name=None))).replace(
+        "patients measured", "patients, weighted for who was lost")
+    # The verdict is quoted again only where weighting changes it (the same sentence twice says nothing).
+    page.text("about_half_all", "with the same verdict"
+              if all_patients == page.results["about_half"].text else all_patients, "tables.describe_share")
 
     page.count("n_imbalanced", len(follow_up_report.imbalanced(follow_up_report.attrition(cohort))), "follow_up.imbalanced",
                unpublished=True)
@@ -452,11 +495,50 @@ def _limitations(page: Page, cohort: pd.DataFrame) -> None:
     measured, everyone = page.results["n_1y"].value, page.results["n_patients"].value  # as released
     page.pct("lost_pct", 100 * (everyone - measured) / everyone if isinstance(measured, int) else WITHHELD,
              "results._n_with_any")
-    rho = paired_analysis.improvement_by_start(cohort)
-    shown = rho[rho["n"].map(lambda n: not disclosure.too_few(n, disclosure.policy(cohort)))]
-    values = shown["rho"].dropna()
-    page.text("rho_range", (f"{values.min():.2f} to {values.max():.2f}" if len(values) else NOT_AVAILABLE),
-              "analysis.paired.improvement_by_start")
+    oldham = who_benefits_report.oldham(cohort)
+    values = disclosure.numeric(oldham["r"]).dropna()
+    page.text("oldham_range", (page.mark(f"{values.min():.2f} to {values.max():.2f}", True) if len(values)
+                               else NOT_AVAILABLE), "who_benefits.oldham")
+    page.count("oldham_excluding_zero", int(sum(isinstance(lo, float) and (lo > 0 or hi < 0) for lo, hi in
+                                                zip(oldham["CI low"], oldham["CI high"]))),
+               "who_benefits.oldham", unpublished=True)
+    page.text("generator_relation", "On the synthetic cohort this relation is the generator's: it was built in, "
+              "not observed." if page.synthetic else "This relation is the data's own.", "results.Page.synthetic")
+    page.patients("n_discharge", _n_with_any(cohort, "discharge", disclosure.policy(cohort)), "results._n_with_any",
+                  unpublished=True)
+    discharge = page.results["n_discharge"].value
+    page.patients("no_discharge", everyone - discharge if isinstance(discharge, int) else WITHHELD,
+                  "results._n_with_any", unpublished=True)
+    params = study.current()
+    univariable = who_benefits_report.risk_ratios(cohort, params)
+    adjusted = who_benefits_report.risk_ratios(cohort, params, model=predictors_analysis.MODEL_ADJUSTED)
+    _multiplicity(page, univariable, adjusted)
+    beside = who_benefits_report.beside_published(cohort, params)
+    page.count("published_expressible", int((beside["stand-in outcome"] != "not expressible").sum()),
+               "who_benefits.beside_published")
+    page.count("published_total", len(beside), "who_benefits.beside_published")
+    page.text("mcid_vs_sdc", _mcid_vs_sdc(params), "instruments.INSTRUMENTS")
+
+
+def _mcid_vs_sdc(params) -> str:
+    """Each measure's MCID beside its smallest detectable change from the literature, where one is known."""
+    known, unknown = [], []
+    for stem, instrument in INSTRUMENTS.items():
+        sdc = getattr(instrument, "detectable", None)
+        rule = params.mcid[stem]
+        if sdc is None:
+            unknown.append(instrument.short)
+            continue
+        unit = instrument.unit
+        relation = ("larger than" if rule.definition == "absolute" and rule.threshold > sdc.value else
+                    "equal to" if rule.definition == "absolute" and rule.threshold == sdc.value else
+                    "not larger than" if rule.definition == "absolute" else "not comparable in units with")
+        known.append(f"the {instrument.short} MCID in force ({rule.describe(unit)}) is {relation} its smallest "
+                     f"detectable change ({sdc.value:g} {unit}; {sdc.source})")
+    text = "; ".join(known) if known else "no smallest detectable change was found for any measure"
+    if known and unknown:
+        text += f"; for {_in_words(unknown)} none was found, so it is unknown how much of their MCID is noise"
+    return text
     literature = sensitivity_report.literature(cohort)
     _share_range(page, "literature_nprs_range", literature[(literature["measure"] == "NPRS")
                                                            & (literature["time"] == "1 year")], "sensitivity.literature")
@@ -556,8 +638,74 @@ def predictors(cohort: pd.DataFrame) -> dict[str, Result]:
     page.count("published_total", len(beside), "who_benefits.beside_published")
     page.count("published_inside", int((inside == "yes").sum()) if not (inside == WITHHELD).any() else WITHHELD,
                "who_benefits.beside_published", unpublished=True)
+    published = targets.risk_ratios()
+    page.count("published_reaching_one", sum(1.0 in (round(r.low, 2), round(r.high, 2)) for r in published),
+               "targets.risk_ratios")
+    page.count("follow_on_candidates", int(targets.value("follow_on_candidates")), "targets.value")
+    page.count("follow_on_significant", int(targets.value("follow_on_significant")), "targets.value")
+    _adjusted_model(page, cohort, params)
+    _multiplicity(page, univariable, adjusted)
+    page.pct("anxiety_depression_pct", tables_share(cohort, "anxiety_depression"), "results.tables_share")
+    page.pct("anxiety_depression_published", targets.value("anxiety_depression_pct"), "targets.value")
+    page.quotes("anxiety_depression_published", "anxiety_depression_pct")
+    page.text("generator_estimates", "On this synthetic cohort every estimate marked † was made by the generator: "
+              "it describes how the generator was written, not the patients. Only the risk ratios of the follow-on "
+              "paper's stand-ins (the unmarked ones) were calibrated to published numbers." if page.synthetic else
+              "On this build's data every estimate is the data's own: no generator made any of them.",
+              "results.Page.synthetic")
     page.unpublished_note()
     return page.results
+
+
+def tables_share(cohort: pd.DataFrame, column: str) -> float | str:
+    """The share of patients with a 0/1 characteristic (of those with a value), as released."""
+    values = pd.to_numeric(cohort[column]).dropna()
+    return disclosure.percent(int((values == 1).sum()), len(values), disclosure.policy(cohort))
+
+
+def _in_words(values: list[str]) -> str:
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def _adjusted_model(page: Page, cohort: pd.DataFrame, params) -> None:
+    """What the adjusted model can bear: events per coefficient, risks above 1, the log-binomial check."""
+    check = who_benefits_report.adjusted_check(cohort, params)
+    page.count("adjusted_coefficients", int(check["coefficients"].max()), "who_benefits.adjusted_check")
+    epv = disclosure.numeric(check["events per coefficient"]).dropna()
+    page.number("epv_min", epv.min() if len(epv) else math.nan, ".1f", "who_benefits.adjusted_check", unpublished=True)
+    page.number("epv_max", epv.max() if len(epv) else math.nan, ".1f", "who_benefits.adjusted_check", unpublished=True)
+    page.count("epv_rule", predictors_analysis.EVENTS_PER_COEFFICIENT_MIN, "analysis.predictors")
+    low = check[disclosure.numeric(check["events per coefficient"]) < predictors_analysis.EVENTS_PER_COEFFICIENT_MIN]
+    page.text("epv_verdict", (f"below {predictors_analysis.EVENTS_PER_COEFFICIENT_MIN} for "
+                              f"{_in_words(low['outcome'].tolist())}: read its adjusted estimates as unstable"
+                              if len(low) else f"at least {predictors_analysis.EVENTS_PER_COEFFICIENT_MIN} for every "
+                              "outcome"), "who_benefits.adjusted_check")
+    above = [f"{page.mark(str(n), True)} ({outcome})" for outcome, n in
+             zip(check["outcome"], check["predicted risk above 1 (patients)"]) if n != 0]
+    page.text("risk_above_one", ("the model predicts a risk above 1 for " + _in_words(above) + " patients, a known "
+                                 "limit of the log link; their RRs stand, but the model does not fit them")
+              if above else "the model predicts no risk above 1", "who_benefits.adjusted_check")
+    converged = check[check["log-binomial fit"] == "converged"]
+    difference = disclosure.numeric(converged["largest difference of log RR"]).dropna()
+    if converged.empty:
+        text = "did not converge inside the parameter space for any outcome, so no check was possible"
+    else:
+        largest = page.mark(f"{100 * (math.exp(difference.max()) - 1):.0f} %", True) if len(difference) else NOT_AVAILABLE
+        text = (f"converged for {_in_words(converged['outcome'].tolist())}, where its RRs differ from the modified "
+                f"Poisson ones by at most {largest}")
+        if len(converged) < len(check):
+            text += ("; for " + _in_words(check.loc[check["log-binomial fit"] != "converged", "outcome"].tolist())
+                     + " it did not converge inside the parameter space")
+    page.text("log_binomial_check", text, "who_benefits.adjusted_check")
+
+
+def _multiplicity(page: Page, univariable: pd.DataFrame, adjusted: pd.DataFrame) -> None:
+    """How many tests the page runs, and how many stand after Benjamini-Hochberg."""
+    for name, table in (("univariable", univariable), ("adjusted", adjusted)):
+        p, q = disclosure.numeric(table["p"]).dropna(), disclosure.numeric(table["q (BH)"]).dropna()
+        page.count(f"{name}_tests", len(p), "who_benefits.risk_ratios")
+        page.count(f"{name}_p05", int((p < 0.05).sum()), "who_benefits.risk_ratios", unpublished=True)
+        page.count(f"{name}_q05", int((q < 0.05).sum()), "who_benefits.risk_ratios", unpublished=True)
 
 
 def _poster_four(page: Page, cohort: pd.DataFrame) -> None:
