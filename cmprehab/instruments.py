@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-#: The anchors of clinically important change: what patients rated the change as when the threshold
-#: was derived. One word per anchor everywhere in the book (tables, Methods, glossary):
-#: "minimal": the smallest change patients perceive as beneficial ("a little better", the MCID proper);
-#: "much improved": a moderate change ("much better" / "much improved" on a global rating of change;
-#:     IMMPACT's "moderately important");
-#: "substantial": IMMPACT's "substantial" benchmark (about 50 % less pain).
+#: The anchors of clinically important change: what patients rated their change as when a threshold
+#: was derived, one word each everywhere in the book (tables, Methods, glossary). "minimal": the
+#: smallest change patients perceive as beneficial ("a little better", the MCID proper); "much
+#: improved": a moderate change ("much better" or "much improved" on a global rating of change,
+#: IMMPACT's "moderately important"); "substantial": IMMPACT's benchmark (about 50 % less pain).
 ANCHORS: dict[str, str] = {
     "minimal": "minimal improvement",
     "much improved": "much improved (moderate)",

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from bs4 import BeautifulSoup
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import proportion_confint
 
@@ -231,4 +232,7 @@ def test_the_explorer_on_confidential_data_holds_only_released_points(real):
 def test_the_explorer_json_cannot_end_its_script_element(default_cohort, monkeypatch):
     monkeypatch.setattr(sensitivity, "explorer_data", lambda *a, **k: {"x": "</script><b>"})
     html = sensitivity.explorer_html(default_cohort)
-    assert html.count("</script>") == 1 and "<\\/script>" in html
+    scripts = BeautifulSoup(html, "html.parser").find_all("script")
+    assert [s.get("id") for s in scripts] == ["mcid-explorer-data", None]  # the data, then the inlined code
+    assert json.loads(scripts[0].string) == {"x": "</script><b>"}
+    assert "mcid-explorer" in scripts[1].string

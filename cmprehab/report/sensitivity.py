@@ -9,12 +9,12 @@ The computations are the analysis layer's (`analysis.thresholds`, `analysis.pair
 """
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
+from .. import config
 from .. import params as study
-import json
-import math
-
 from ..analysis import combinations as combination_analysis
 from ..analysis import paired as paired_analysis
 from ..analysis import thresholds as threshold_analysis
@@ -380,19 +380,52 @@ def explorer_data(cohort: pd.DataFrame, params: Params | None = None, policy: Po
                     for key, column in (("pct", "%"), ("low", "CI low"), ("high", "CI high")):
                         entry[key].append(None if row is None else r1(row[column]))
                 measures.append(entry)
-    return {"confidence": params.ci_label, "controlled": policy.active, "curves": measures}
+    fingerprint = cohort.attrs.get("fingerprint")
+    synthetic = bool(getattr(fingerprint, "synthetic", False))
+    note = ("† Not published by the study: on this synthetic cohort the shares are invented by the generator."
+            if synthetic else "")
+    if policy.active:
+        note = ("Confidential data: shares are shown only at the thresholds disclosure control releases, "
+                "from counts rounded to a multiple of k.")
+    return {"confidence": params.ci_label, "controlled": policy.active, "synthetic": synthetic and not policy.active,
+            "note": note, "curves": measures}
+
+
+#: The explorer's script (plain JavaScript, no library), inlined into the page so that it works offline
+#: and from any folder the site is copied to.
+EXPLORER_SCRIPT = config.ROOT / "book_static" / "mcid_explorer.js"
+
+#: The explorer's layout, scoped to its own classes; the printed page keeps only the shown share.
+_EXPLORER_STYLE = """
+.mcid-explorer fieldset { border: 1px solid currentColor; border-radius: 4px; padding: 0.5em 1em; margin: 0; }
+.mcid-explorer legend { font-weight: 600; padding: 0 0.3em; }
+.mcid-explorer-field { margin: 0.4em 0; }
+.mcid-explorer-field label { display: block; }
+.mcid-explorer-slider-field input[type=range] { width: 100%; margin: 0.3em 0 0; }
+.mcid-explorer-track { position: relative; height: 0.8em; margin: 0 8px; }
+.mcid-explorer-tick { position: absolute; top: 0; width: 2px; height: 0.8em; background: currentColor; opacity: 0.55; }
+.mcid-explorer-tick.mcid { opacity: 1; width: 3px; }
+.mcid-explorer-result { display: block; font-weight: 600; margin: 0.5em 0; }
+.mcid-explorer-marks { margin: 0.2em 0; }
+@media print { .mcid-explorer fieldset, .mcid-explorer-marks { display: none; } }
+"""
 
 
 def explorer_html(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None) -> str:
-    """The explorer's container for the page: its data as JSON in a <script type="application/json">
-    (read by book_static/mcid_explorer.js, which builds the labelled slider), and a note for readers
-    without JavaScript."""
+    """The explorer for the page: a container, its data as JSON in a <script type="application/json">
+    (`explorer_data`), and the script that builds the labelled slider from it (`EXPLORER_SCRIPT`,
+    inlined), with a note for readers without JavaScript."""
     payload = json.dumps(explorer_data(cohort, params, policy), separators=(",", ":"), allow_nan=False)
     payload = payload.replace("</", "<\\/")  # nothing in the JSON can end the script element
-    return ('<div class="mcid-explorer" id="mcid-explorer" data-ready="no">'
+    script = EXPLORER_SCRIPT.read_text(encoding="utf-8")
+    if "</script" in script.lower():
+        raise ValueError(f"{EXPLORER_SCRIPT}: the script must not contain '</script' (it is inlined)")
+    return (f'<style>{_EXPLORER_STYLE}</style>\n'
+            '<div class="mcid-explorer" id="mcid-explorer" data-ready="no">'
             '<noscript>The explorer needs JavaScript; the same shares are in the figures and the table below.'
             '</noscript></div>\n'
-            f'<script type="application/json" id="mcid-explorer-data">{payload}</script>\n')
+            f'<script type="application/json" id="mcid-explorer-data">{payload}</script>\n'
+            f'<script>{script}</script>\n')
 
 
 
@@ -409,11 +442,32 @@ def mcid_anchor(stem: str, params: Params | None = None) -> str:
     return ANCHORS[anchor] if anchor else "no published anchor (this project's assumption)"
 
 
+def anchor_values(stem: str, anchor: str) -> str:
+    """The literature thresholds of `anchor` for a measure, in words: '1 point or 15 %' (percentages
+    of the start value), or 'none published'."""
+    instrument = INSTRUMENTS[stem]
+    words = []
+    for t in instrument.literature:
+        if t.anchor != anchor:
+            continue
+        if t.definition == "percent":
+            words.append(f"{t.value:g} %")
+        elif t.definition == "sd":
+            words.append(f"{t.value:g} SD of the start values")
+        else:
+            words.append(f"{t.value:g} {instrument.unit.removesuffix('s') if t.value == 1 else instrument.unit}")
+    return " or ".join(words) if words else NONE_PUBLISHED
+
+
 def anchor_results(page, params: Params | None = None) -> None:
-    """The anchor of each MCID in force (`mcid_{stem}_anchor`), for the Methods page and the glossary."""
+    """The anchor of each MCID in force (`mcid_{stem}_anchor`), and the literature thresholds of each
+    anchor (`{stem}_{anchor}_values`, anchor "minimal", "much", "substantial"), for the Methods page
+    and the glossary."""
     params = params or study.current()
     for stem in INSTRUMENTS:
         page.text(f"mcid_{stem}_anchor", mcid_anchor(stem, params), "sensitivity.mcid_anchor")
+        for anchor in ANCHORS:
+            page.text(f"{stem}_{anchor.split()[0]}_values", anchor_values(stem, anchor), "sensitivity.anchor_values")
 
 
 def _quote_share(page, name: str, row, source: str) -> None:
@@ -453,7 +507,7 @@ def outcome_results(cohort: pd.DataFrame) -> dict:
             page.share(f"worse_sdc_{stem}_{time}", row, "sensitivity.deterioration", unpublished=True)
     with_sdc = [i for i in INSTRUMENTS.values() if i.detectable]
     without = [i.short for i in INSTRUMENTS.values() if not i.detectable]
-    page.text("sdc_known", "; ".join(f"the {i.short}: {i.detectable.value:g} {i.unit}, {i.detectable.source}"
+    page.text("sdc_known", " and ".join(f"the {i.short} ({i.detectable.value:g} {i.unit})"
                                      for i in with_sdc) or "none", "instruments.Instrument.detectable")
     page.text("sdc_unknown", (" and ".join(without) if without else "none"), "instruments.Instrument.detectable")
     table = composite(cohort, params)
@@ -475,5 +529,14 @@ def sensitivity_results(cohort: pd.DataFrame) -> dict:
     for stem, instrument in INSTRUMENTS.items():
         rows = table[(table["measure"] == instrument.short) & (table["time"] == "1 year")]
         page.text(f"literature_{stem}_anchors", anchors_of(rows), "sensitivity.anchors_of")
+    anchor_results(page)
+    return page.results
+
+
+def anchors_page(cohort: pd.DataFrame | None = None) -> dict:
+    """The anchor of each MCID in force, for the Methods page and the glossary (the cohort is not used)."""
+    from .results import Page  # results imports this module
+
+    page = Page(None, anchors_page)
     anchor_results(page)
     return page.results
