@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import proportion_confint
 
-from cmprehab import params
+from cmprehab import config, params
 from cmprehab.analysis import combinations as C
 from cmprehab.analysis import thresholds as T
 from cmprehab.instruments import ANCHORS, INSTRUMENTS, LATER
@@ -236,3 +236,18 @@ def test_the_explorer_json_cannot_end_its_script_element(default_cohort, monkeyp
     assert [s.get("id") for s in scripts] == ["mcid-explorer-data", None]  # the data, then the inlined code
     assert json.loads(scripts[0].string) == {"x": "</script><b>"}
     assert "mcid-explorer" in scripts[1].string
+
+
+def test_params_yml_names_the_anchor_the_records_give_each_default():
+    """The comments of params.yml say which anchor each default MCID stands for: they must agree with
+    the instrument records (an edited threshold or record makes this fail until the comment follows)."""
+    import re
+
+    text = (config.ROOT / "params.yml").read_text(encoding="utf-8")
+    for stem in INSTRUMENTS:
+        comment = re.search(rf"^  {stem}:\s+# anchor: ([^(;]+)", text, re.MULTILINE)
+        assert comment, stem
+        said, anchor = comment.group(1).strip(), sensitivity.mcid_anchor(stem, params.DEFAULTS)
+        assert (said == "none published") == anchor.startswith("no published anchor"), (stem, said, anchor)
+        if said != "none published":
+            assert anchor.startswith(said), (stem, said, anchor)
