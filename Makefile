@@ -51,7 +51,7 @@ ifdef ALLOW_WEAKER_DISCLOSURE
 export CMPREHAB_ALLOW_WEAKER_DISCLOSURE := $(ALLOW_WEAKER_DISCLOSURE)
 endif
 
-.PHONY: venv vendor system-deps book pdf test test-fast bench clean distclean
+.PHONY: venv vendor system-deps book pdf manuscript test test-fast bench clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -103,6 +103,14 @@ book: venv vendor
 pdf: venv vendor system-deps
 	CMPREHAB_BOOK_PDF=$(PDF_NAME) $(PY) -m cmprehab.build $(BOOK_ARGS)
 	$(PY) scripts/book_pdf.py --name $(PDF_NAME)
+
+# The author's manuscript (cmprehab/manuscript): the site as `make book` builds it (a no-op when
+# nothing changed but the footer's links), then _build/manuscript/ (manuscript.docx, manuscript.xml
+# (JATS), manuscript-meca.zip) from that build's results, tables and figures, put beside the PDF in
+# the site, whose every page links them. pandoc comes with pypandoc-binary: nothing is downloaded.
+manuscript: venv vendor
+	CMPREHAB_BOOK_MANUSCRIPT=yes $(PY) -m cmprehab.build $(BOOK_ARGS)
+	$(PY) -m cmprehab.manuscript
 
 # Unit tests, two book builds (tests/books.py: the default book with its PDF, and the perturbed
 # book over a copy of it), the site in Chromium (tests/test_browser.py), and nbval running every

@@ -54,14 +54,24 @@ def pdf_site_path() -> str:
     return f"{PDF_FOLDER}/{name}"
 
 
+def manuscript_links() -> list[tuple[str, str]]:
+    """(label, path inside the site) of the manuscript's files, beside the PDF, when `make manuscript`
+    builds the site (it sets $CMPREHAB_BOOK_MANUSCRIPT, then writes them: cmprehab.manuscript)."""
+    if not os.environ.get(config.MANUSCRIPT_ENV_VAR, "").strip():
+        return []
+    return [(label, f"{PDF_FOLDER}/{name}") for label, name in config.MANUSCRIPT_LINKS]
+
+
 def configure(app, config) -> None:
     # Our templates come before the themes' components (they append theirs later).
     config.templates_path = [str(TEMPLATES), *[p for p in config.templates_path if p != str(TEMPLATES)]]
     pdf = pdf_site_path()
     context = dict(config.html_context or {})
     context["book_pdf"] = pdf
+    manuscript = manuscript_links()
+    context["book_manuscript"] = manuscript
     config.html_context = context
-    if pdf:
+    if pdf or manuscript:
         options = dict(config.html_theme_options or {})
         items = options.get("footer_content_items") or [
             "author.html", "copyright.html", "last-updated.html", "extra-footer.html"]

@@ -87,11 +87,11 @@ PRIVATE_RECORD = ".private-folder"
 PRIVATE_PREFIX = "cmprehab-build-"
 #: The site being built, the last good one while it is, and one being deleted (renamed first).
 SITE, PREVIOUS_SITE, DISCARDED_PREFIX = "html", "html.previous", "html.discarded-"
-#: What `make pdf` made from those results (the single page and its PDF): another dataset's
-#: numbers once the results are dropped, so they go with them.
-PRINTED_FROM_RESULTS = ("singlehtml", "pdf")
+#: What `make pdf` and `make manuscript` made from those results (the single page, its PDF, the
+#: manuscript): another dataset's numbers once the results are dropped, so they go with them.
+PRINTED_FROM_RESULTS = ("singlehtml", "pdf", "manuscript")
 #: Environment variables that change the site without changing any executed result.
-SITE_ENV_VARS = (config.PDF_ENV_VAR,)
+SITE_ENV_VARS = (config.PDF_ENV_VAR, config.MANUSCRIPT_ENV_VAR)
 
 
 def stamp_inputs(data: Path, data_sha256: str, params_json: str) -> dict[str, bytes]:

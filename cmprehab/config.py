@@ -39,6 +39,10 @@ VALIDATED_ENV_VAR = "CMPREHAB_VALIDATED_COHORT"
 
 #: Environment variable naming the PDF of the whole book (``make pdf``): every page's footer links it.
 PDF_ENV_VAR = "CMPREHAB_BOOK_PDF"
+#: Environment variable ``make manuscript`` sets: every page's footer links the manuscript's files
+#: (`cmprehab.manuscript` puts them beside the PDF), each with its label.
+MANUSCRIPT_ENV_VAR = "CMPREHAB_BOOK_MANUSCRIPT"
+MANUSCRIPT_LINKS = (("Word (DOCX)", "manuscript.docx"), ("JATS XML", "manuscript.xml"), ("MECA bundle", "manuscript-meca.zip"))
 
 #: The results file of a build (``results.json``, ``results.csv`` at the site's root): its format
 #: name, the glue name under which each page records its results (`report.book.glue_results`),

@@ -17,7 +17,7 @@ from cmprehab.data.cohort import load_cohort, save_validated
 #: What a build or an author's shell may set; a test starts without them unless it says otherwise.
 BUILD_ENV = {config.DATA_ENV_VAR, config.DATA_SHA256_ENV_VAR, config.VALIDATED_ENV_VAR, params.FILE_ENV_VAR,
              params.SET_ENV_VAR, params.RESOLVED_ENV_VAR, params.ALLOW_WEAKER_ENV_VAR,
-             config.PDF_ENV_VAR}
+             config.PDF_ENV_VAR, config.MANUSCRIPT_ENV_VAR}
 
 
 @pytest.fixture(autouse=True)
