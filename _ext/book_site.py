@@ -20,6 +20,17 @@ Each change here fixes something a browser test found (tests/test_browser.py):
   puts it at `_downloads/<name>` in the site). Without it no link is shown, so a site
   built by `make book` alone never links to a missing file.
 
+* **The ☰ and contents buttons work**: pydata-sphinx-theme 0.17 fills its top navbar with a
+  search field unless told otherwise, and that navbar brings its own ☰ and contents buttons,
+  hidden by sphinx-book-theme but first in the page, so both themes' scripts bound those. Here
+  the navbar is left empty (`navbar_persistent: []`), and the visible buttons are the bound ones.
+* **Wide tables say they scroll** (`book_static/tables.js`): a hint above, a shadow on the edge
+  that hides columns, the rows' labels kept in view.
+* **Search ranks the chapters above the API reference** (`_ext/search_scorer.js`).
+* **"How this was computed"**: a page's collapsed code cells and their "Made by" lines are
+  gathered at its end, in one collapsed block (`gather_computation`), so the reading flow holds
+  results only.
+
 The favicon and the colour mode are plain configuration (`_config.yml`).
 """
 from __future__ import annotations
@@ -39,6 +50,7 @@ PDF_ENV_VAR = config.PDF_ENV_VAR
 #: Where the PDF sits inside the HTML site.
 PDF_FOLDER = "_downloads"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+SEARCH_SCORER = Path(__file__).resolve().parent / "search_scorer.js"
 STATUS_WORDS = {"\u2705": "succeeded", "\u274c": "failed"}
 
 
@@ -65,20 +77,30 @@ def manuscript_links() -> list[tuple[str, str]]:
 def configure(app, config) -> None:
     # Our templates come before the themes' components (they append theirs later).
     config.templates_path = [str(TEMPLATES), *[p for p in config.templates_path if p != str(TEMPLATES)]]
+    options = dict(config.html_theme_options or {})
+    # pydata-sphinx-theme 0.17 puts its search field in the top navbar unless told otherwise
+    # (overriding sphinx-book-theme's empty navbar). That navbar then also renders its own
+    # ☰ and contents buttons, hidden by sphinx-book-theme's CSS but first in the page, and both
+    # themes' scripts bind `querySelector(".primary-toggle")`: the hidden one. With no navbar
+    # items the navbar is empty and the visible buttons of the article header are the ones bound.
+    options.setdefault("navbar_persistent", [])
+    # Search results: the chapters above the API reference (_ext/search_scorer.js).
+    config.html_search_scorer = str(SEARCH_SCORER)
+    config.html_theme_options = options
     pdf = pdf_site_path()
     context = dict(config.html_context or {})
     context["book_pdf"] = pdf
     manuscript = manuscript_links()
     context["book_manuscript"] = manuscript
     config.html_context = context
-    if pdf or manuscript:
-        options = dict(config.html_theme_options or {})
-        items = options.get("footer_content_items") or [
-            "author.html", "copyright.html", "last-updated.html", "extra-footer.html"]
-        if isinstance(items, str):
-            items = [item.strip() for item in items.split(",") if item.strip()]
-        options["footer_content_items"] = [*items, "book-pdf.html"]
-        config.html_theme_options = options
+    options = dict(config.html_theme_options or {})
+    items = options.get("footer_content_items") or [
+        "author.html", "copyright.html", "last-updated.html", "extra-footer.html"]
+    if isinstance(items, str):
+        items = [item.strip() for item in items.split(",") if item.strip()]
+    # Every page links to "Cite this" (_ext/cite_this.py), and to the PDF and the manuscript when there are.
+    options["footer_content_items"] = [*items, "cite-this.html", *(["book-pdf.html"] if pdf or manuscript else [])]
+    config.html_theme_options = options
 
 
 def print_notice_css(config) -> str:
@@ -127,6 +149,56 @@ def depart_citation(self, node) -> None:
         self.body.append("</div>\n")
 
 
+class how_computed(nodes.General, nodes.Element):
+    """A page's code cells and their "Made by" lines, gathered in one collapsed block."""
+
+
+def visit_how_computed(self, node) -> None:
+    self.body.append('<details class="how-computed">\n<summary>How this was computed</summary>\n'
+                     '<p class="how-computed__intro">The code behind this page\'s tables, figures and numbers, '
+                     "cell by cell in the order it runs, with the package functions each cell calls "
+                     "(linked to the API reference, with their source).</p>\n")
+
+
+def depart_how_computed(self, node) -> None:
+    self.body.append("</details>\n")
+
+
+def skip_node(self, node) -> None:
+    raise nodes.SkipNode
+
+
+def gather_computation(app, doctree: nodes.document, docname: str) -> None:
+    """Move every collapsed code cell of a page, with the line that links the functions it calls
+    (_ext/traced_numbers.py), out of the reading flow into one collapsed "How this was computed" at
+    the end of the page: a reader meets results, not a "Show code" toggle under every paragraph.
+    The single-page build of the PDF keeps them in place (print hides them)."""
+    from myst_nb.sphinx_ import HideCodeCellNode
+
+    if app.builder.name != "html":
+        return
+    steps = []
+    for cell in list(doctree.findall(nodes.container)):
+        if cell.get("nb_element") != "cell_code":
+            continue
+        moved = [child for child in cell.children
+                 if (isinstance(child, HideCodeCellNode) and "above-input" in child["classes"])
+                 or "cell-functions" in child.get("classes", [])]
+        for child in moved:
+            cell.remove(child)
+        if moved:
+            steps.append(moved)
+    if not steps:
+        return
+    block = how_computed()
+    for moved in steps:
+        step = nodes.container(classes=["how-computed__step"])
+        step.extend(moved)
+        block += step
+    top = next(iter(doctree.findall(nodes.section)), doctree)
+    top += block
+
+
 class ExecutionStatusWords(SphinxPostTransform):
     """The Status column of myst-nb's execution-statistics table in words, not emoji."""
 
@@ -152,7 +224,12 @@ def setup(app):
     app.add_node(HideCodeCellNode, override=True, html=(visit_hide_cell, depart_hide_cell))
     app.add_node(nodes.citation, override=True, html=(visit_citation, depart_citation))
     app.add_post_transform(ExecutionStatusWords)
+    app.add_node(how_computed, html=(visit_how_computed, depart_how_computed),
+                 latex=(skip_node, None), text=(skip_node, None))
+    # After _ext/traced_numbers.py has added the "Made by" lines (doctree-resolved, priority 500).
+    app.connect("doctree-resolved", gather_computation, priority=900)
     app.add_css_file("cmprehab.css")
+    app.add_js_file("tables.js")
     app.connect("config-inited", configure)
     app.connect("html-page-context", page_context)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

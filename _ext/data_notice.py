@@ -10,6 +10,9 @@ every page (also in print):
       Synthetic data: ... (seed S, n = N) ... data SHA-256 <first 12 hex>
     </div>
 
+After the notice, every page links to the page about the data ("Details"): on a phone the
+notice is cut to one line (book_static/cmprehab.css) and the rest is one tap away.
+
 For any other file the notice says the data are confidential. It never names the
 file: a name may itself be confidential, and is not safe to paste into a page. When
 disclosure control is below the defaults (the author acknowledged it with
@@ -110,6 +113,22 @@ def set_announcement(app, config) -> None:
                 fingerprint.short)
 
 
+#: The page that says what the data are, where the banner's "Details" link goes.
+DETAILS_PAGE = "chapters/12_provenance"
+
+
+def details_link(app, pagename, templatename, context, doctree) -> None:
+    """After the banner, on every page, a link to the page about the data: on a phone the banner
+    is one line (book_static/cmprehab.css) and the rest of it is one tap away."""
+    banner = context.get("theme_announcement") or ""
+    if "data-notice" not in banner or DETAILS_PAGE not in app.env.all_docs or "pathto" not in context:
+        return
+    href = context["pathto"](DETAILS_PAGE)
+    context["theme_announcement"] = (banner + f' <a class="data-notice__details" href="{html.escape(href)}">'
+                                     "Details<span class=\"visually-hidden\"> about the data</span></a>")
+
+
 def setup(app):
     app.connect("config-inited", set_announcement)
+    app.connect("html-page-context", details_link)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

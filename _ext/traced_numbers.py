@@ -4,9 +4,12 @@ Each chapter glues its results' record (`cmprehab.report.book.glue_results`: nam
 text, the page function and the table or statistic behind it, the published value and the
 audit status). This extension
 
-* pastes {glue:text}`name` as a number a reader can focus (keyboard) or hover to see that
-  record in a tooltip, with a link to the computing function in the API reference; Escape
-  hides it (`traced.js`), and print and search see only the number;
+* pastes {glue:text}`name` as a number a reader can focus (keyboard), tap or hover to see that
+  record in a tooltip: first what a reader needs (published and reproduced, or not reported by
+  the study and, on synthetic data, made up by the generator), then the computing function,
+  linked to the API reference, and its source; Escape hides it, and it is kept inside the
+  viewport (`traced.js`); print and search (its snippets too) see only the number. Words and
+  sentences the pages glue (names, the † footnote) are pasted as plain text;
 * under every code cell, links each package function the cell calls (the table, figure or
   result it made) to its entry and source in the API reference;
 * writes every page's records, with the page and the data they come from, into
@@ -62,13 +65,13 @@ def page_record(document: nodes.document) -> dict[str, dict]:
 
 class TracedPasteTextRole(PasteTextRole):
     """{glue:text}`name` as myst-nb pastes it, wrapped in a `traced_number` when the page's
-    record knows the name."""
+    record knows the name and holds a number there (`is_traced`)."""
 
     def run(self):
         pasted, messages = super().run()
         key = self.text.rsplit(":", 1)[0]
         row = page_record(self.document).get(key)
-        if len(pasted) != 1 or not isinstance(pasted[0], nodes.inline) or row is None:
+        if len(pasted) != 1 or not isinstance(pasted[0], nodes.inline) or row is None or not is_traced(row):
             return pasted, messages
         env = self.document.settings.env
         node = traced_number("", *pasted[0].children, classes=["pasted-text", "traced"])
@@ -80,13 +83,39 @@ class TracedPasteTextRole(PasteTextRole):
         return [node], messages
 
 
-def _published(row: dict) -> str:
-    if row.get("published") is None:
-        return "not a published number"
-    value = row["published"]
+#: How the audit's verdict on a published number reads to a reader (cmprehab.report.audit).
+READER_STATUS = {"matches": "reproduced", "differs": "this build differs",
+                 "reported (not in the data)": "reported by the study (not something the data can show)"}
+
+
+def _shown(value: float, text: str) -> str:
+    """A published value as a reader reads it: 45 -> '45 %' where the pasted text is a share."""
     shown = f"{value:g}"
-    status = row.get("audit_status") or "not compared"
-    return f"published {shown} (data/published.csv: {row['published_key']}); audit: {status}"
+    return f"{shown}\u00a0%" if "%" in text else shown
+
+
+def reader_sentence(row: dict, synthetic: bool | None) -> str:
+    """What a reader needs first: was this number published, and where does this one come from?
+    (`synthetic`: the build's data, None when unknown.)"""
+    published, status = row.get("published"), row.get("audit_status") or ""
+    if published is None or status == "not published (assumption)":
+        first = "Not reported by the study"
+        if synthetic:
+            first += "; on this synthetic cohort the value comes from the generator"
+            if published is not None:
+                first += f", which assumed {_shown(published, row.get('text') or '')}"
+        elif synthetic is False:
+            first += "; computed from the data this book was built from"
+        return first + "."
+    said = READER_STATUS.get(status, "not compared")
+    return f"Published: {_shown(published, row.get('text') or '')}, {said}."
+
+
+def is_traced(row: dict) -> bool:
+    """A number (or a withheld count's label) is traced; words and sentences the pages glue
+    (names, the † footnote, definitions) are not: a reader has nothing to trace there."""
+    value = row.get("value")
+    return value is not None and not isinstance(value, bool)
 
 
 def _function_link(translator, function: str) -> str:
@@ -98,17 +127,25 @@ def _function_link(translator, function: str) -> str:
     return f'<a href="{html.escape(uri)}#{html.escape(function)}"><code>{label}</code></a>'
 
 
+def _synthetic() -> bool | None:
+    from data_notice import FINGERPRINT  # set by _ext/data_notice.py at config-inited
+
+    return None if FINGERPRINT is None else bool(FINGERPRINT.synthetic)
+
+
 def visit_traced_html(self, node: traced_number) -> None:
     self.body.append(self.starttag(node, "span", "", tabindex="0", **{"aria-describedby": node["tip_id"]}))
 
 
 def depart_traced_html(self, node: traced_number) -> None:
+    """The tooltip: the reader's sentence first, then (smaller) the result's name, the function that
+    computed it and its source, for those who check."""
     row = node["record"]
     source = f" from <code>{html.escape(row['source'])}</code>" if row.get("source") else ""
     tip = (f'<span class="trace" role="tooltip" id="{node["tip_id"]}">'
-           f'<span class="trace-name">{html.escape(row["name"])}</span> '
-           f'computed by {_function_link(self, row.get("function", ""))}{source}; '
-           f'{html.escape(_published(row))}.</span>')
+           f'<span class="trace-reader">{html.escape(reader_sentence(row, _synthetic()))}</span> '
+           f'<span class="trace-code">Result <span class="trace-name">{html.escape(row["name"])}</span>, '
+           f'computed by {_function_link(self, row.get("function", ""))}{source}.</span></span>')
     self.body.append(tip + "</span>")
 
 

@@ -9,7 +9,8 @@ file and study parameters (``make pdf`` runs both); nothing is executed again:
 2. Sphinx writes the single page at the root document's path (``chapters/00_overview.html``)
    but computes its links as if it sat at the site's root; it is saved as ``book.html`` at
    the root, its links to itself made links within the page, without the search index
-   the theme asks for (a singlehtml build has none).
+   the theme asks for (a singlehtml build has none), and without the API reference (the site
+   has it; on paper it was half the book).
 3. That page is served on 127.0.0.1 and printed by Chromium (``--headless --print-to-pdf``):
    A4, page numbers and the data notice on every page, tables whole (the print rules of
    ``book_static/cmprehab.css`` and ``_ext/book_site.py``).
@@ -113,9 +114,33 @@ def single_page(folder: Path) -> Path:
     text = text.replace(f'href="{root}.html#', 'href="#').replace(f'href="{root}.html"', 'href="#"')
     # The theme asks for the search index on every page; a singlehtml build makes none.
     text = text.replace('<script src="searchindex.js"></script>', "")
+    text = without_site_only_pages(text)
     page = folder / BOOK_PAGE
     page.write_text(text, encoding="utf-8")
     return page
+
+
+#: Pages of the site that are not part of the book on paper: the API reference is a reference for
+#: programmers, generated from the package (71 of 144 pages); the site has it, the PDF does not.
+SITE_ONLY_PAGES = ("chapters/api",)
+
+
+def without_site_only_pages(text: str) -> str:
+    """The single page without the pages of SITE_ONLY_PAGES: each is the element that follows
+    Sphinx's marker ``<span id="document-<name>">`` (its section), removed with the marker."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(text, "html.parser")
+    for name in SITE_ONLY_PAGES:
+        marker = soup.find("span", id=f"document-{name}")
+        if marker is None:
+            raise PdfError(f"the single page has no {name} (no <span id='document-{name}'>): "
+                           "update SITE_ONLY_PAGES in scripts/book_pdf.py")
+        content = marker.find_next_sibling()
+        if content is not None:
+            content.decompose()
+        marker.decompose()
+    return str(soup)
 
 
 def print_pdf(page: Path, pdf: Path, chromium: str) -> None:

@@ -64,6 +64,65 @@ TABLES_JS = """() => Array.from(document.querySelectorAll('article table')).map(
           boxWidth: box.getBoundingClientRect().width};
 })"""
 
+#: How many elements matching a selector a reader can see: rendered, not hidden, inside the viewport.
+VISIBLE_COUNT_JS = """(selector) => Array.from(document.querySelectorAll(selector)).filter(e => {
+  if (!e.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) return false;
+  const r = e.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 && r.right > 0 && r.left < innerWidth && r.bottom > 0 && r.top < innerHeight;
+}).length"""
+
+#: Every table of the article in its scroll box: whether it fits, else which cues say it scrolls
+#: (book_static/tables.js): the hint above it, the shadow on the edge that hides columns, the rows'
+#: labels kept in view.
+TABLE_CUES_JS = """() => Array.from(document.querySelectorAll('article .pst-scrollable-table-container > table')).map(t => {
+  const box = t.parentElement, frame = box.parentElement, hint = frame.previousElementSibling;
+  const label = t.querySelector('tbody > tr > :first-child');
+  return {id: t.id || '(no id)', fits: box.scrollWidth <= box.clientWidth + 1,
+          hint: !!hint && hint.classList.contains('table-scroll-hint') && hint.checkVisibility(),
+          shadow: frame.classList.contains('table-more-right') && getComputedStyle(frame, '::after').opacity === '1',
+          labelsStay: !!label && getComputedStyle(label).position === 'sticky'};
+})"""
+
+#: Traced numbers (_ext/traced_numbers.py) a reader can see that a line break splits in two.
+SPLIT_NUMBERS_JS = """() => Array.from(document.querySelectorAll('article .traced')).filter(n => n.checkVisibility())
+  .map(n => ({text: n.firstChild ? n.firstChild.textContent : '', lines: new Set(Array.from(n.getClientRects())
+      .filter(r => r.width > 0).map(r => Math.round(r.top))).size}))
+  .filter(n => n.lines > 1).map(n => n.text)"""
+
+#: The index of the visible traced number that ends furthest right (its tooltip the likeliest to stick out).
+RIGHTMOST_TRACED_JS = """() => { let best = -1, right = -Infinity;
+  document.querySelectorAll('.traced').forEach((n, i) => { if (!n.checkVisibility()) return;
+    const r = n.getBoundingClientRect(); if (r.right > right) { right = r.right; best = i; } });
+  return best; }"""
+
+#: The open tooltip of the focused traced number, and whether it and the page fit the viewport.
+TOOLTIP_FITS_JS = """() => {
+  const number = document.activeElement && document.activeElement.closest('.traced');
+  const tip = number && number.querySelector(':scope > .trace');
+  if (!tip || !tip.checkVisibility()) return {shown: false};
+  const r = tip.getBoundingClientRect(), width = document.documentElement.clientWidth;
+  return {shown: true, left: Math.round(r.left), right: Math.round(r.right), bottom: Math.round(r.bottom),
+          viewport: width, height: innerHeight, pageWidth: document.documentElement.scrollWidth,
+          inside: r.left >= 0 && r.right <= width && r.bottom <= innerHeight + 1
+                  && document.documentElement.scrollWidth <= width,
+          text: tip.innerText, first: (tip.querySelector('.trace-reader') || {}).innerText || ''};
+}"""
+
+#: Words of printed table cells that a line break cuts in two ("Ed-uca-tion").
+BROKEN_WORDS_JS = """() => { const broken = [];
+  for (const cell of document.querySelectorAll('article td, article th')) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.textContent.matchAll(/[A-Za-z\u00c0-\u024f]{4,}/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index); range.setEnd(node, match.index + match[0].length);
+        const tops = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (tops.size > 1) broken.push(match[0]);
+      }
+    }
+  }
+  return broken; }"""
+
 #: The text a reader sees (innerText leaves out what is not rendered).
 TEXT_JS = "() => document.body.innerText"
 

@@ -259,9 +259,11 @@ def test_the_results_file_holds_every_traced_number_as_shown(site):
     problems, traced = [], 0
     for name in PAGE_RESULTS:
         found = site.page(name).traced
-        # Every {glue:text} value is traced; the tooltip names the value pasted in the role's place.
-        assert [key for _, key in found] == glue_roles(name), f"{site.label}, {name}: untraced or misnamed values"
         expected = site.results(name)
+        # Every {glue:text} number is traced (the tooltip names the value pasted in the role's place);
+        # words and sentences (names, the † footnote) are not: there is nothing to trace.
+        numbers = [key for key in glue_roles(name) if expected[key].value is not None]
+        assert [key for _, key in found] == numbers, f"{site.label}, {name}: untraced or misnamed values"
         for text, key in found:
             traced += 1
             row = rows.get((f"chapters/{name}", key))
@@ -272,6 +274,58 @@ def test_the_results_file_holds_every_traced_number_as_shown(site):
             elif not row["function"].startswith("cmprehab.report.results.") or not row["source"]:
                 problems.append(f"{name}: {key} has no computing function or source: {row}")
     assert traced > 100 and not problems, "\n".join(problems)
+
+
+def test_the_dagger_footnote_and_names_are_not_traced_numbers(default_site):
+    """The † footnote is a sentence, a category's name a word: pasted as text, with no tooltip."""
+    page = default_site.page("05_outcomes")
+    traced_text = [text for text, _ in page.traced]
+    assert traced_text and not [t for t in traced_text if t.startswith(results.DAGGER) or not re.search(r"\d", t)]
+    assert results.UNPUBLISHED_NOTE in page.pasted, "the † footnote is not pasted on the outcomes page"
+
+
+def test_a_tooltip_speaks_to_readers_first(default_site):
+    """'Published: 45 %, reproduced.' or 'Not reported by the study; on this synthetic cohort the value
+    comes from the generator.', then the function and source."""
+    rows = {row["name"]: row for row in results_file(default_site)["results"] if row["page"] == "chapters/00_overview"}
+    tips = {span.find("span", class_="trace").select_one(".trace-name").get_text(): span.find("span", class_="trace")
+            for span in default_site.page("00_overview").soup.select("span.pasted-text.traced")}
+    assert tips, "no traced number on the first page"
+    for name, tip in tips.items():
+        reader = tip.select_one(".trace-reader").get_text()
+        row = rows[name]
+        if row["audit_status"] == reproduction.STATUS_MATCH:
+            assert reader.startswith("Published: ") and reader.endswith(", reproduced."), (name, reader)
+        elif row["published"] is None or row["audit_status"] == reproduction.STATUS_ASSUMED:
+            assert reader.startswith("Not reported by the study; on this synthetic cohort the value comes from "
+                                     "the generator"), (name, reader)
+        assert tip.get_text().index(reader) < tip.get_text().index("computed by"), tip.get_text()
+
+
+def test_cite_this_is_made_from_citation_cff(default_site):
+    """The references page cites this report and the study as CITATION.cff gives them, and its
+    BibTeX and RIS files (at the root of the site) hold both."""
+    import yaml
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    study = cff["preferred-citation"]
+    page = default_site.page("references")
+    block = page.soup.select_one("#cite-this .cite-this")
+    assert block is not None, "no Cite this block on the references page"
+    text = " ".join(block.get_text(" ").split())
+    assert cff["title"] in text and study["title"] in text and f"doi:{study['doi']}" in text, text
+    links = {a["href"].rsplit("/", 1)[-1]: a["href"] for a in block.select("a[download]")}
+    assert set(links) == {"citation.bib", "citation.ris"}, links
+    bib = (default_site.root / "citation.bib").read_text(encoding="utf-8")
+    ris = (default_site.root / "citation.ris").read_text(encoding="utf-8")
+    assert f"doi = {{{study['doi']}}}" in bib and f"title = {{{cff['title']}}}" in bib and "@article{" in bib
+    assert f"DO  - {study['doi']}" in ris and f"TI  - {study['title']}" in ris and ris.count("ER  - ") == 2
+    for person in study["authors"]:
+        assert f"AU  - {person['family-names']}, {person['given-names']}" in ris, person
+    # Every page's footer links to the block.
+    footers = [p for p in ("00_overview", "05_outcomes") if default_site.page(p).soup.select_one(
+        '.cite-this-link a[href$="references.html#cite-this"]') is None]
+    assert not footers, f"pages without a link to Cite this: {footers}"
 
 
 def test_the_results_file_joins_the_published_numbers_and_the_audit(site):

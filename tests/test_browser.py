@@ -39,11 +39,13 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 
 from books import PDF_NAME, BuildFailed, default_book
-from browser_support import (AXE_RUN_JS, CHROMIUM, IMAGES_JS, LAUNCH_ARGS, LINKS_JS, OVERFLOW_JS, SETTLED_JS,
-                             TABLES_JS, TEXT_JS, axe_script, describe, font_has, missing_glyphs,
+from browser_support import (AXE_RUN_JS, BROKEN_WORDS_JS, CHROMIUM, IMAGES_JS, LAUNCH_ARGS, LINKS_JS, OVERFLOW_JS,
+                             RIGHTMOST_TRACED_JS, SETTLED_JS, SPLIT_NUMBERS_JS, TABLE_CUES_JS, TABLES_JS, TEXT_JS,
+                             TOOLTIP_FITS_JS, VISIBLE_COUNT_JS, axe_script, describe, font_has, missing_glyphs,
                              pdf_images_per_page, pdf_pages_text, squeeze)
 from cmprehab import config
 from cmprehab.provenance import data_fingerprint
+from scripts.book_pdf import SITE_ONLY_PAGES
 from scripts.local_server import LocalServer
 from site_html import Page
 
@@ -65,6 +67,8 @@ PRINT_WIDTH_PX = round((210 - 2 * 14) / 25.4 * 96)
 #: Where screenshots go when $CMPREHAB_SCREENSHOTS is set (a reader's-eye record; off by default).
 SCREENSHOTS = bool(os.environ.get("CMPREHAB_SCREENSHOTS"))
 CHAPTERS = [name for name, _ in config.toc_pages()]
+#: The chapters the PDF holds: not the pages only the site has (the API reference).
+BOOK_CHAPTERS = [name for name in CHAPTERS if name not in SITE_ONLY_PAGES]
 #: Every page of the site: the book's, Sphinx's general index and search page (index.html only
 #: redirects; the API's module index is not built, see _config.yml).
 PAGES = CHAPTERS + ["genindex", "search"]
@@ -158,6 +162,15 @@ class Visit:
     captions: list[str] = field(default_factory=list)
     pdf_links: list[str] = field(default_factory=list)
     icons: list[str] = field(default_factory=list)
+    how_computed: dict = field(default_factory=dict)
+    # What a reader does, probed after the audit (it opens and closes things): see probe_reader.
+    menu: dict = field(default_factory=dict)
+    contents: dict = field(default_factory=dict)
+    table_cues: list[dict] = field(default_factory=list)
+    scrolled_to_end: dict = field(default_factory=dict)
+    split_numbers: list[str] = field(default_factory=list)
+    tooltip: dict = field(default_factory=dict)
+    banner: dict = field(default_factory=dict)
 
 
 def new_context(browser, served, width: str):
@@ -227,6 +240,10 @@ def visit_page(browser, served, book: Book, name: str, width: str, axe_js: str) 
             shot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shot), full_page=True)
 
+        visit.how_computed = page.evaluate(HOW_COMPUTED_JS)
+        gathered = page.locator("details.how-computed > summary")
+        if gathered.count():  # the page's code, gathered in one collapsed block: open it first
+            gathered.first.click()
         cells = page.locator("details.hide.above-input")
         visit.code_cells = cells.count()
         for i in range(visit.code_cells):
@@ -254,9 +271,111 @@ def visit_page(browser, served, book: Book, name: str, width: str, axe_js: str) 
         visit.axe = page.evaluate(AXE_RUN_JS)
         del problems[before_axe:]
         served.audits.append((site_end, len(served.log)))
+        probe_reader(page, visit)
     finally:
         context.close()
     return visit
+
+
+#: The page's "How this was computed" blocks (_ext/book_site.py), whether one is open, and the code
+#: toggles and "Made by" lines outside them.
+HOW_COMPUTED_JS = """() => { const blocks = Array.from(document.querySelectorAll('details.how-computed'));
+  return {blocks: blocks.length, open: blocks.some(d => d.open),
+          outside: Array.from(document.querySelectorAll('details.hide.above-input, .cell-functions'))
+              .filter(e => !e.closest('details.how-computed')).length}; }"""
+#: The chapter links of the primary sidebar (moved into a dialog when it opens on a phone).
+MENU_LINKS = ".bd-sidebar-primary nav.bd-docs-nav a.reference.internal"
+#: Chapter links an opened menu shows at least, on a phone's first screen too.
+MENU_LINKS_IN_VIEW = 8
+#: The links of the page's contents (the secondary sidebar, or its dialog on a phone).
+CONTENTS_LINKS = ".bd-sidebar-secondary nav a.nav-link"
+#: How long a state may take to come (a maximum: every wait ends as soon as the state is there).
+STATE_TIMEOUT_MS = 10_000
+
+
+def wait_for_count(page, selector: str, predicate: str, before: int) -> int:
+    """Wait until the number of visible `selector` elements satisfies `predicate` (JS, of n and
+    before); the count then (or at the timeout)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"([s, before]) => {{ const n = ({VISIBLE_COUNT_JS})(s); return {predicate}; }}",
+                               arg=[selector, before], timeout=STATE_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        pass
+    return page.evaluate(VISIBLE_COUNT_JS, selector)
+
+
+def toggle_probe(page, button: str, links: str) -> dict:
+    """Click the visible `button` and see whether it shows `links`: on a phone the first click opens
+    them; on a desktop, where they show already, the first hides and the second shows them again."""
+    buttons = page.locator(f"{button}:visible")
+    found = {"buttons": buttons.count(), "links": page.locator(links).count(),
+             "before": page.evaluate(VISIBLE_COUNT_JS, links), "shown_by_click": 0}
+    if not found["buttons"]:
+        return found
+    buttons.first.click()
+    found["after_first"] = wait_for_count(page, links, "n !== before", found["before"])
+    if found["after_first"] > found["before"]:
+        found["shown_by_click"] = found["after_first"]
+        page.keyboard.press("Escape")  # close the dialog (a phone) for the probes that follow
+        wait_for_count(page, links, "n < before", found["after_first"])
+    elif found["after_first"] < found["before"]:
+        buttons.first.click()
+        found["shown_by_click"] = wait_for_count(page, links, "n > before", found["after_first"])
+    return found
+
+
+def tooltip_probe(page, width: str) -> dict:
+    """Tap (phone) or click (desktop) the traced number that ends furthest right, and wait until
+    its tooltip shows inside the viewport, the page no wider than the screen."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    index = page.evaluate(RIGHTMOST_TRACED_JS)
+    if index < 0:
+        return {}
+    number = page.locator(".traced").nth(index)
+    number.scroll_into_view_if_needed()
+    box = number.bounding_box()
+    # On the number's own text, not on its tooltip (which opens below it).
+    point = {"x": box["x"] + box["width"] - 2, "y": box["y"] + box["height"] / 2}
+    if WIDTHS[width].get("has_touch"):
+        page.touchscreen.tap(point["x"], point["y"])
+    else:
+        page.mouse.click(point["x"], point["y"])
+    try:
+        page.wait_for_function(f"() => ({TOOLTIP_FITS_JS})().inside", timeout=STATE_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        pass
+    return page.evaluate(TOOLTIP_FITS_JS) | {"number": number.evaluate("n => n.firstChild.textContent")}
+
+
+def probe_reader(page, visit: Visit) -> None:
+    """What a reader does on the page, after the audit: the menu, the contents, wide tables, a
+    traced number's tooltip, the data notice. Each probe waits for the state it checks."""
+    visit.banner = page.evaluate("""() => { const n = document.querySelector('.data-notice');
+        const link = document.querySelector('.data-notice__details');
+        if (!n) return {};
+        const size = parseFloat(getComputedStyle(n).fontSize);
+        return {height: n.getBoundingClientRect().height, fontSize: size,
+                details: link && link.checkVisibility() ? link.href : null}; }""")
+    visit.table_cues = page.evaluate(TABLE_CUES_JS)
+    wide = page.locator(".table-scroll-frame.table-more-right > .pst-scrollable-table-container")
+    if wide.count():  # scrolled to its end, the table shows no more shadow there
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        table = wide.first.evaluate("box => { box.dataset.probe = 'end'; box.scrollLeft = box.scrollWidth;"
+                                    " return box.querySelector('table').id; }")
+        gone = "() => !document.querySelector('[data-probe=end]').parentElement.classList.contains('table-more-right')"
+        try:
+            page.wait_for_function(gone, timeout=STATE_TIMEOUT_MS)
+        except PlaywrightTimeout:
+            pass
+        visit.scrolled_to_end = {"table": table, "shadow_gone": page.evaluate(gone)}
+    visit.split_numbers = page.evaluate(SPLIT_NUMBERS_JS)
+    visit.menu = toggle_probe(page, ".primary-toggle", MENU_LINKS)
+    visit.contents = toggle_probe(page, ".secondary-toggle", CONTENTS_LINKS)
+    visit.tooltip = tooltip_probe(page, visit.width)
 
 
 @pytest.fixture(scope="module")
@@ -372,6 +491,89 @@ def test_nothing_is_wider_than_the_viewport_but_tables_scroll_in_their_box(visit
 def test_every_character_has_a_glyph(visit, name, width):
     v = visit(name, width)
     assert not v.missing, f"{where(v)}: no installed font draws {describe(v.missing)} (an empty box on screen)"
+
+
+# --- what a reader does ------------------------------------------------------------------------------
+
+@every_page
+def test_the_menu_button_shows_the_chapter_links(visit, name, width):
+    """☰: on a phone it opens the chapters; on a desktop, where they show, it hides and shows them."""
+    v = visit(name, width)
+    menu = v.menu
+    assert menu["buttons"], f"{where(v)}: no visible ☰ button"
+    # As many as a phone's screen holds (the menu scrolls for the rest).
+    assert menu["shown_by_click"] >= MENU_LINKS_IN_VIEW, f"{where(v)}: clicking ☰ shows no chapter links: {menu}"
+
+
+@every_page
+def test_the_contents_button_shows_the_page_contents(visit, name, width):
+    v = visit(name, width)
+    contents = v.contents
+    if not contents["links"]:
+        return  # a page without sections has no contents
+    if not contents["buttons"]:  # a wide screen shows them beside the page, with no button
+        assert contents["before"] > 0, f"{where(v)}: the page's contents are neither shown nor a click away"
+    else:
+        assert contents["shown_by_click"] > 0, f"{where(v)}: clicking the contents button shows nothing: {contents}"
+
+
+@every_page
+def test_a_wide_table_shows_that_it_scrolls(visit, name, width):
+    """A table wider than its box: a hint above it, a shadow on the edge that hides columns, the
+    rows' labels kept in view; scrolled to its end, the shadow goes."""
+    v = visit(name, width)
+    unmarked = [t for t in v.table_cues if not t["fits"] and not (t["hint"] and t["shadow"] and t["labelsStay"])]
+    assert not unmarked, f"{where(v)}: wide tables without a cue that they scroll: {unmarked}"
+    if v.scrolled_to_end:
+        assert v.scrolled_to_end["shadow_gone"], f"{where(v)}: scrolled to its end, {v.scrolled_to_end} still shades"
+
+
+@every_page
+def test_the_code_of_a_page_is_gathered_in_one_collapsed_block(visit, name, width):
+    """No "Show code cell source" or "Made by" line between the results: all in one collapsed
+    "How this was computed" (whose cells open, test_collapsed_code_cells_open_and_show_code)."""
+    v = visit(name, width)
+    if name in NOTEBOOK_PAGES:
+        assert v.how_computed["blocks"] == 1 and not v.how_computed["open"], f"{where(v)}: {v.how_computed}"
+    assert v.how_computed["outside"] == 0, f"{where(v)}: code toggles or 'Made by' lines outside it: {v.how_computed}"
+
+
+@every_page
+def test_a_traced_number_is_never_split_by_a_line_break(visit, name, width):
+    v = visit(name, width)
+    assert not v.split_numbers, f"{where(v)}: numbers split across two lines: {v.split_numbers}"
+
+
+@every_page
+def test_a_tapped_number_shows_its_tooltip_inside_the_screen_reader_first(visit, name, width):
+    v = visit(name, width)
+    tip = v.tooltip
+    if not tip:
+        return  # no traced number on this page
+    assert tip["shown"], f"{where(v)}: tapping {tip.get('number')!r} shows no tooltip"
+    assert tip["inside"], f"{where(v)}: the tooltip of {tip['number']!r} leaves the screen or widens the page: {tip}"
+    assert re.match(r"(Published: .+, (reproduced|this build differs|reported by the study)|Not reported by the study)",
+                    tip["first"]), f"{where(v)}: the tooltip does not speak to readers first: {tip['text']!r}"
+    assert tip["text"].index(tip["first"]) < tip["text"].index("computed by"), tip["text"]
+
+
+@every_page
+def test_the_data_notice_links_to_the_details_and_is_one_line_on_a_phone(visit, name, width):
+    v = visit(name, width)
+    banner = v.banner
+    details = urlsplit(banner.get("details") or "").path
+    assert details.endswith("/chapters/12_provenance.html"), f"{where(v)}: no visible link to the details: {banner}"
+    if WIDTHS[width].get("is_mobile"):
+        assert banner["height"] < 2 * banner["fontSize"] * 1.25, \
+            f"{where(v)}: the data notice takes {banner['height']:.0f} px, more than one line"
+
+
+def test_the_build_table_wraps_its_description_and_digest(visit):
+    """The provenance page's table of this build: the data's description and its 64-letter SHA-256
+    wrap in their cell instead of hiding behind a scroll."""
+    for width in WIDTHS:
+        cues = {t["id"]: t for t in visit("chapters/12_provenance", width).table_cues}
+        assert cues["tbl-build"]["fits"], f"at {width} px the build table is wider than its box: {cues['tbl-build']}"
 
 
 # --- links ----------------------------------------------------------------------------------------
@@ -529,6 +731,40 @@ def test_search_finds_a_known_term(browser, served, book):
         f"searching {SEARCH_TERM!r} does not list {SEARCH_PAGE}: {hits} {summary!r}"
 
 
+#: A word both the chapters and the API reference use many times.
+RANKING_TERM = "mcid"
+
+
+@pytest.mark.parametrize("search_width", list(WIDTHS))
+def test_search_lists_the_chapters_before_the_api_reference_with_snippets_of_the_text(browser, served, search_width):
+    """The API reference (every function's docstring) matches most words; a reader looks for the
+    chapters. Each result's snippet is the page's text, without the tooltips of its numbers."""
+    context, offsite = new_context(browser, served, search_width)
+    try:
+        page = context.new_page()
+        page.goto(served.base + f"search.html?q={RANKING_TERM}")
+        page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+        # The snippets come one by one (each page is fetched): wait until every result has its own
+        # (an API entry has its kind, "(Python function in API reference)", instead).
+        page.wait_for_function("() => { const items = document.querySelectorAll('#search-results ul.search li');"
+                               " return document.querySelector('.search-summary') && items.length"
+                               " && Array.from(items).every(li => li.querySelector('p.context, a + span')); }",
+                               timeout=30_000)
+        hits = page.eval_on_selector_all("#search-results ul.search li",
+                                         "els => els.map(li => ({url: li.querySelector('a').href, snippet:"
+                                         " (li.querySelector('p.context') || {textContent: ''}).textContent}))")
+    finally:
+        context.close()
+    assert not offsite
+    pages = [urlsplit(hit["url"]).path.removesuffix(".html").lstrip("/") for hit in hits]
+    api = [i for i, p in enumerate(pages) if p == "chapters/api"]
+    chapters = [i for i, p in enumerate(pages) if p in CHAPTERS and p != "chapters/api"]
+    assert api and chapters, f"searching {RANKING_TERM!r} should find chapters and the API reference: {pages}"
+    assert max(chapters) < min(api), f"the API reference ranks above chapters: {pages}"
+    tooltips = [hit for hit in hits if re.search(r"computed by|Not reported by the study|Published: ", hit["snippet"])]
+    assert not tooltips, f"snippets that show tooltip text: {tooltips[:3]}"
+
+
 # --- the glyph check can fail -------------------------------------------------------------------
 
 def test_the_glyph_check_finds_an_emoji_without_a_font(browser):
@@ -563,10 +799,31 @@ def test_the_pdf_is_in_the_site(book):
 
 def test_the_pdf_has_every_chapter_title(visit, pdf_pages):
     text = squeeze("".join(pdf_pages))
-    titles = {name: visit(name, "1280").title for name in CHAPTERS}
+    titles = {name: visit(name, "1280").title for name in BOOK_CHAPTERS}
     assert all(titles.values()), f"pages without a title: {[n for n, t in titles.items() if not t]}"
     missing = [f"{name}: {title!r}" for name, title in titles.items() if squeeze(title) not in text]
     assert not missing, "chapter titles not in the PDF:\n  " + "\n  ".join(missing)
+
+
+#: The most pages the PDF of the book may have (the issue's "about 60"; 144 with the API reference).
+MAX_PDF_PAGES = 60
+#: A page with less text than this (besides its page number; the running data notice counted in)
+#: and no picture is nearly empty: a forced page break left it so.
+NEARLY_EMPTY_CHARS = 150
+
+
+def test_the_pdf_is_the_book_without_the_api_reference_or_empty_pages(visit, book, pdf_pages):
+    squeezed = [squeeze(page) for page in pdf_pages]
+    for name in SITE_ONLY_PAGES:
+        title = squeeze(visit(name, "1280").title)
+        assert not any(title in page for page in squeezed), f"the PDF holds {name} ({title!r})"
+    # An entry of the API reference names a function with its module; the chapters' "Made by" lines are not printed.
+    assert not any("cmprehab.report.tables.mcid" in page for page in squeezed), "the PDF holds API entries"
+    assert len(pdf_pages) <= MAX_PDF_PAGES, f"{len(pdf_pages)} pages, more than {MAX_PDF_PAGES}"
+    images = pdf_images_per_page(book.pdf)
+    empty = [i for i, page in enumerate(squeezed[:-1], 1)
+             if len(page) - len(squeeze(f"Page {i} of {len(pdf_pages)}")) < NEARLY_EMPTY_CHARS and not images[i - 1]]
+    assert not empty, f"nearly empty pages (< {NEARLY_EMPTY_CHARS} characters, no figure): {empty}"
 
 
 def test_the_pdf_has_the_headline_numbers_the_site_shows(visit, pdf_pages):
@@ -615,9 +872,11 @@ def test_printed_tables_fit_the_page(browser, book):
             page.goto(server.base + book.book_page.name, wait_until="load")
             tables = page.evaluate(TABLES_JS)
             found = page.evaluate(OVERFLOW_JS, True)
+            broken = page.evaluate(BROKEN_WORDS_JS)
         finally:
             context.close()
     assert len(tables) >= 10, f"only {len(tables)} tables on the printed page"
+    assert not broken, f"printed table cells break words across lines: {sorted(set(broken))[:20]}"
     wide = [t["id"] for t in tables if t["wide"]]
     assert not wide, f"printed tables wider than the page ({PRINT_WIDTH_PX} px): {wide}"
     assert not found["outside"], "printed elements wider than the page:\n  " + "\n  ".join(found["outside"][:15])

@@ -11,7 +11,11 @@ from test_browser import (book, browser, served, test_collapsed_code_cells_open_
                           test_no_serious_or_critical_accessibility_violation,
                           test_nothing_is_wider_than_the_viewport_but_tables_scroll_in_their_box,
                           test_requests_go_to_the_local_server_only, test_the_server_answered_every_request_of_the_site,
-                          visit)
+                          test_the_menu_button_shows_the_chapter_links, test_the_contents_button_shows_the_page_contents,
+                          test_a_wide_table_shows_that_it_scrolls, test_a_traced_number_is_never_split_by_a_line_break,
+                          test_a_tapped_number_shows_its_tooltip_inside_the_screen_reader_first,
+                          test_the_data_notice_links_to_the_details_and_is_one_line_on_a_phone,
+                          test_the_code_of_a_page_is_gathered_in_one_collapsed_block, visit)
 
 MODULE_WIDTHS = ["390"]
 
