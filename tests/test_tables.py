@@ -356,10 +356,27 @@ def test_show_table_writes_a_numbered_table_with_a_csv_link(shown, default_cohor
     assert "| NPRS | 44.8 |" in text
     short = default_cohort.attrs["fingerprint"].short
     link = re.search(rf'download="some-name-2-synthetic-{short}.csv" href="data:text/csv;base64,([^"]+)"', text)
-    # The download names its data in a first comment line, then holds the table as is.
-    assert link and base64.b64decode(link.group(1)).decode("utf-8") == (
-        f"# Synthetic data, SHA-256 {short}\n" + frame.to_csv())
-    assert pd.read_csv(io.StringIO(base64.b64decode(link.group(1)).decode()), comment="#", index_col=0).equals(frame)
+    # A tidy CSV: the header first, named columns, no index column, the numbers as computed.
+    assert link and base64.b64decode(link.group(1)).decode("utf-8") == "measure,%\nNPRS,44.8276\n"
+    assert pd.read_csv(io.StringIO(base64.b64decode(link.group(1)).decode())).equals(frame)
+    # What the file is goes in a README beside it: the data it comes from and the caption.
+    readme = re.search(rf'download="some-name-2-synthetic-{short}-README.txt" href="data:text/plain;base64,([^"]+)"',
+                       text)
+    assert readme and f"Synthetic data, SHA-256 {short}" in base64.b64decode(readme.group(1)).decode("utf-8")
+    assert "Table: A caption." in base64.b64decode(readme.group(1)).decode("utf-8")
+
+
+def test_a_csv_download_names_its_row_labels_and_holds_p_as_a_number(shown, default_cohort, monkeypatch):
+    monkeypatch.setattr(book, "_fingerprint", default_cohort.attrs["fingerprint"])
+    frame = pd.DataFrame({"W": [10.0, 3.0], "p": [2e-16, 0.031]}, index=pd.Index(["NPRS", "DRI"], name="measure"))
+    shown_frame = frame.assign(p=frame["p"].map(book.format_p))
+    book.show_table(shown_frame, "tbl-change", "Change.", decimals={"W": 0, "p": 4})
+    text = shown[0].data
+    assert "| NPRS | 10 | < 0.0001 |" in text   # the page shows p as journals print it
+    payload = re.search(r'href="data:text/csv;base64,([^"]+)"', text).group(1)
+    read = pd.read_csv(io.StringIO(base64.b64decode(payload).decode("utf-8")))
+    assert list(read.columns) == ["measure", "W", "p"]
+    assert read["p"].tolist() == [2e-16, 0.031] and read["measure"].tolist() == ["NPRS", "DRI"]
 
 
 def test_show_table_without_csv(shown):
@@ -384,4 +401,5 @@ def test_a_table_not_made_from_the_data_downloads_as_it_is(shown, monkeypatch):
     frame = pd.DataFrame({"column": ["age"], "type": ["integer"]})
     book.show_table(frame, "tbl-data-dictionary", "Columns.")
     link = re.search(r'download="data-dictionary.csv" href="data:text/csv;base64,([^"]+)"', shown[0].data)
-    assert link and base64.b64decode(link.group(1)).decode("utf-8") == frame.to_csv()
+    assert link and base64.b64decode(link.group(1)).decode("utf-8") == frame.to_csv(index=False)
+    assert "README" not in shown[0].data  # nothing to say about data it does not come from

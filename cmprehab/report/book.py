@@ -94,13 +94,25 @@ def glue(name: str, value) -> None:
     _glue(name, value, display=False)
 
 
+class ShownNumber(str):
+    """A number as a table shows it ('< 0.0001') that keeps the number (`value`) for downloads."""
+
+    value: float
+
+    def __new__(cls, text: str, value: float):
+        shown = super().__new__(cls, text)
+        shown.value = value
+        return shown
+
+
 def format_p(p: float) -> str:
-    """A p-value as journals print it: two significant digits, '< 0.0001' below that (labels pass through)."""
+    """A p-value as journals print it: two significant digits, '< 0.0001' below that (labels pass through).
+    The text keeps the number, so a table's CSV download holds p as a number (`show_table`)."""
     if isinstance(p, str):
         return p
     if p is None or pd.isna(p):
         return ""
-    return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
+    return ShownNumber("< 0.0001" if p < 0.0001 else f"{p:.2g}", float(p))
 
 
 def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str, int] | int = 1,
@@ -117,20 +129,60 @@ def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str,
         text += (f"\n*<{k}: fewer than {k} patients; {disclosure.WITHHELD}: not shown so that a small count "
                  "cannot be derived (disclosure control on confidential data).*\n")
     if csv:
-        # A download of data says which data it comes from, in its name and in a first comment line;
-        # a table that is not made from the data (the data dictionary) is downloaded as it is.
+        # A tidy CSV (a header line first, every column named, numbers as numbers) that says which
+        # data it comes from in its name; what it is, in a README beside it (a spreadsheet would
+        # take a comment line for data). A table not made from the data (the data dictionary) has
+        # no README.
         stem = name.removeprefix("tbl-")
         if _fingerprint is None:
-            content, filename = table.to_csv(), f"{stem}.csv"
+            content, filename = _tidy(table).to_csv(index=False), f"{stem}.csv"
         elif _fingerprint.synthetic:
-            content, filename = f"# {data_mark()}\n{table.to_csv()}", f"{stem}-synthetic-{_fingerprint.short}.csv"
+            content, filename = _tidy(table).to_csv(index=False), f"{stem}-synthetic-{_fingerprint.short}.csv"
         else:  # confidential: what the page shows, not the digits behind it (W and r to 16 digits give n back)
-            shown = markdown.formatted(table, decimals).to_csv(index=False)
-            content, filename = f"# {data_mark()}\n{shown}", f"{stem}-confidential-{_fingerprint.short}.csv"
-        payload = base64.b64encode(content.encode("utf-8")).decode("ascii")
-        text += (f'\n<a class="table-download" download="{filename}" '
-                 f'href="data:text/csv;base64,{payload}">Download {filename}</a>\n')
+            content = markdown.formatted(table, decimals).to_csv(index=False)
+            filename = f"{stem}-confidential-{_fingerprint.short}.csv"
+        text += "\n" + _download_link("table-download", filename, "text/csv", content, f"Download {filename}")
+        if _fingerprint is not None:
+            readme = _csv_readme(filename, caption)
+            text += " \u00b7 " + _download_link("table-download-readme", f"{filename.removesuffix('.csv')}-README.txt",
+                                                 "text/plain", readme, "About this file (README)")
+        text += "\n"
     display(Markdown(text))
+
+
+def _download_link(css_class: str, filename: str, mime: str, content: str, label: str) -> str:
+    payload = base64.b64encode(content.encode("utf-8")).decode("ascii")
+    return f'<a class="{css_class}" download="{filename}" href="data:{mime};base64,{payload}">{label}</a>'
+
+
+def _tidy(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as a download: its row labels a named first column (none for a plain 0, 1, 2...
+    index), column names as text, and a value shown as text for a number (a p-value's '< 0.0001')
+    as that number."""
+    frame = table.copy()
+    if isinstance(frame.columns, pd.MultiIndex):
+        frame.columns = [" ".join(str(part) for part in column if str(part)) for column in frame.columns]
+    labelled = not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None)
+    if labelled:
+        names = [name if name is not None else ("row" if frame.index.nlevels == 1 else f"row {i + 1}")
+                 for i, name in enumerate(frame.index.names)]
+        frame = frame.rename_axis(names).reset_index()
+    frame.columns = [str(column) for column in frame.columns]
+    return frame.apply(lambda column: column.map(lambda v: v.value if isinstance(v, ShownNumber) else v))
+
+
+def _csv_readme(filename: str, caption: str) -> str:
+    """What a downloaded table is: which data, which table, how its values are written."""
+    lines = [filename, "", f"Table: {caption}", f"Data: {data_mark()}.", ""]
+    if _fingerprint.synthetic:
+        lines += [f"The patients are synthetic. {UNPUBLISHED_NOTE}",
+                  "Values are as computed (not rounded); p-values are numbers."]
+    else:
+        k = study.current().disclosure.k
+        lines += ["Values are as the page shows them (rounded). Disclosure control: "
+                  f"'<{k}' is a count below {k}; '{disclosure.WITHHELD}' a value not shown so that a small "
+                  "count cannot be derived. Share this file only as the data owner allows."]
+    return "\n".join(lines) + "\n"
 
 
 def _has_labels(table: pd.DataFrame) -> bool:
