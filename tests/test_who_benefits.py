@@ -145,3 +145,12 @@ def test_the_audit_does_not_claim_every_number_is_reproduced_exactly(default_coh
         (CHAPTERS / "09_audit.ipynb").read_text(encoding="utf-8"))["cells"])
     assert "reproduces every published number exactly" not in page
     assert "approximated" not in results.audit(confidential)["reproduction_summary"].text
+
+
+@pytest.mark.parametrize("stem, page", [("08_predictors", results.predictors), ("09_audit", results.audit),
+                                         ("10_conclusions", results.conclusions)])
+def test_every_number_the_page_pastes_is_computed_by_its_page_function(default_cohort, stem, page):
+    text = "".join("".join(c["source"]) for c in json.loads(
+        (CHAPTERS / f"{stem}.ipynb").read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "markdown")
+    pasted = set(re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)`", text))
+    assert pasted and pasted <= set(page(default_cohort)), sorted(pasted - set(page(default_cohort)))

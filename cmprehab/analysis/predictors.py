@@ -22,6 +22,14 @@ same numbers as the fitted model (a test compares them) without iterating over e
 Each univariable model uses the patients with the outcome (start and 1-year value) and the
 predictor; the one adjusted model uses the complete cases on every predictor it holds.
 
+Checks a reviewer asks for: `adjusted_model_check` gives the adjusted model's events per
+coefficient (the less frequent outcome per coefficient), the patients it predicts a risk above 1
+for, and the same model fitted as a log-binomial GLM (`fit_log_binomial`: the maximum-likelihood
+RRs, where that fit converges inside the parameter space); `predictor_risk_ratios` adds the
+Benjamini-Hochberg q of each p (statsmodels' multipletests, one family per kind of model).
+`oldham` asks whether the worse improved more beyond regression to the mean (Oldham 1962: the
+change against the mean of the start and the later value, not against the start).
+
 The predictors and their codings are this project's choices (the follow-on paper's cut-points
 where it names them, `PREDICTORS`); they are the same as `analysis.calibration` uses for the
 generator's risk ratios (pain duration < 1 year vs > 5 years; severe pain NPRS >= 7).
@@ -560,7 +568,7 @@ def adjusted_model_check(cohort: pd.DataFrame, rules: Mapping[str, McidRule], co
     (`ADJUSTED_SUMMARY_COLUMNS`): the model's n and events, its coefficients, the events per
     coefficient (the less frequent of reaching and not reaching the MCID, per coefficient), how
     many patients it predicts a risk above 1 for, whether the log-binomial fit converged and the
-    largest |log RR| difference between the two fits.
+    largest absolute difference of a log RR between the two fits.
     """
     frame = predictor_frame(cohort)
     units = {key: p.levels[0] for key, p in PREDICTORS.items() if p.kind == "continuous"}

@@ -504,6 +504,9 @@ def _limitations(page: Page, cohort: pd.DataFrame) -> None:
                "who_benefits.oldham", unpublished=True)
     page.text("generator_relation", "On the synthetic cohort this relation is the generator's: it was built in, "
               "not observed." if page.synthetic else "This relation is the data's own.", "results.Page.synthetic")
+    literature = sensitivity_report.literature(cohort)
+    _share_range(page, "literature_nprs_range", literature[(literature["measure"] == "NPRS")
+                                                           & (literature["time"] == "1 year")], "sensitivity.literature")
     page.patients("n_discharge", _n_with_any(cohort, "discharge", disclosure.policy(cohort)), "results._n_with_any",
                   unpublished=True)
     discharge = page.results["n_discharge"].value
@@ -539,9 +542,6 @@ def _mcid_vs_sdc(params) -> str:
     if known and unknown:
         text += f"; for {_in_words(unknown)} none was found, so it is unknown how much of their MCID is noise"
     return text
-    literature = sensitivity_report.literature(cohort)
-    _share_range(page, "literature_nprs_range", literature[(literature["measure"] == "NPRS")
-                                                           & (literature["time"] == "1 year")], "sensitivity.literature")
 
 
 def _share_range(page: Page, name: str, table: pd.DataFrame, source: str, unpublished: bool = True) -> None:
@@ -683,7 +683,8 @@ def _adjusted_model(page: Page, cohort: pd.DataFrame, params) -> None:
     above = [f"{page.mark(str(n), True)} ({outcome})" for outcome, n in
              zip(check["outcome"], check["predicted risk above 1 (patients)"]) if n != 0]
     page.text("risk_above_one", ("the model predicts a risk above 1 for " + _in_words(above) + " patients, a known "
-                                 "limit of the log link; their RRs stand, but the model does not fit them")
+                                 "limit of the log link: the risk ratios are still consistent, but those patients' fitted risks are "
+                                 "impossible")
               if above else "the model predicts no risk above 1", "who_benefits.adjusted_check")
     converged = check[check["log-binomial fit"] == "converged"]
     difference = disclosure.numeric(converged["largest difference of log RR"]).dropna()
