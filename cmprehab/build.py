@@ -46,6 +46,11 @@ What this wrapper guarantees, beyond ``jupyter-book build``:
   (`site_sources`) are those of the last successful build and its site is in place, the
   build says so and stops; ``--force`` renders it again.
 * Otherwise every page is rebuilt (``--all``) with warnings as errors.
+* **An output-check report for the data controller.** Each notebook kernel writes what its page
+  released (true count, shown value, rule per table, figure and glued number: `report.output_check`)
+  into ``_build/.output-check-parts/`` ($CMPREHAB_OUTPUT_CHECK_PARTS), dropped with the executed
+  results; a successful build merges the parts into ``_build/output-check/`` (``report.json`` and
+  ``index.html``), beside the site, never in it.
 * **Every core used.** Jupyter Book 1 executes notebooks one at a time; with ``--jobs N``
   (default $CMPREHAB_JOBS, else one per core) the notebooks are first executed N at a
   time into the jupyter-cache the book build reads (`cmprehab.execute`), so it only renders.
@@ -74,11 +79,12 @@ from . import params as study
 from .data.cohort import CohortError, file_sha256, load_cohort, save_validated
 from .files import write_atomically
 from .provenance import data_fingerprint, sidecar_path
+from .report import output_check
 
 #: Where builds before the private folder kept the validated copy (removed if one left it).
 LEGACY_VALIDATED_DIR = ".cohort"
 #: Folders under _build/ that hold executed results (and may hold another dataset's numbers).
-EXECUTION_STATE = (".jupyter_cache", "jupyter_execute", ".doctrees")
+EXECUTION_STATE = (".jupyter_cache", "jupyter_execute", ".doctrees", output_check.PARTS_DIR)
 #: Under _build/: the lock of the build that runs (it holds that build's pid), the stamps of the
 #: last successful build, and the path of the running (or killed) build's private folder.
 LOCK_FILE, STAMP_FILE, SITE_STAMP_FILE = ".build.lock", ".build-stamp", ".site-stamp"
@@ -401,7 +407,8 @@ def _main(argv: list[str] | None, lock: BuildDirLock) -> int:
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(config.ROOT),
                "--all", "-W", "-n", "--keep-going", "--path-output", str(output)]
     env = {**os.environ, config.DATA_ENV_VAR: str(data), config.DATA_SHA256_ENV_VAR: digest,
-           config.VALIDATED_ENV_VAR: str(validated), study.RESOLVED_ENV_VAR: params_json}
+           config.VALIDATED_ENV_VAR: str(validated), study.RESOLVED_ENV_VAR: params_json,
+           output_check.PARTS_ENV_VAR: str(build_dir / output_check.PARTS_DIR)}
     validating = time.perf_counter() - started
     started = time.perf_counter()
     code, cache_dir, cached = 0, build_dir / ".jupyter_cache", None
@@ -432,6 +439,13 @@ def _main(argv: list[str] | None, lock: BuildDirLock) -> int:
             write_stamp(site_stamp_file, site_stamp)
         except OSError as err:
             print(f"cmprehab.build: cannot write the stamp {err.filename} ({err.strerror or err})", file=sys.stderr)
+            code = 1
+    if code == 0:
+        try:  # the data controller's report, beside the site (never in it: it holds true counts)
+            report = output_check.write_report(build_dir, data_fingerprint(data, sha256=digest).synthetic)
+            print(f"cmprehab.build: output-check report for the data controller in {report}")
+        except (OSError, ValueError) as err:
+            print(f"cmprehab.build: cannot write the output-check report ({err})", file=sys.stderr)
             code = 1
     if code == 0:
         discard(previous)  # this build's site is now the last good one

@@ -18,7 +18,7 @@ from .. import config, markdown
 from .. import params as study
 from ..data import targets
 from ..data.cohort import load_cohort
-from . import audit, disclosure
+from . import audit, disclosure, output_check
 from .figures import set_style
 from .results import DAGGER, UNPUBLISHED_NOTE, records
 
@@ -74,6 +74,10 @@ def glue_results(results: dict) -> None:
     """
     from myst_nb import glue as _glue
 
+    functions = [result.function for result in results.values() if getattr(result, "function", None)]
+    if functions:
+        output_check.set_page(functions[0].rsplit(".", 1)[-1])
+    output_check.attach("glued numbers", "glued numbers of the page", keep_empty=False)
     for result in results.values():
         if result.markdown:
             _glue(result.name, Markdown(result.text), display=False)
@@ -91,6 +95,7 @@ def glue(name: str, value) -> None:
 
     if hasattr(value, "item"):
         value = value.item()
+    output_check.attach("glued number", name, keep_empty=False)
     _glue(name, value, display=False)
 
 
@@ -147,6 +152,7 @@ def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str,
             text += " \u00b7 " + _download_link("table-download-readme", f"{filename.removesuffix('.csv')}-README.txt",
                                                  "text/plain", readme, "About this file (README)")
         text += "\n"
+    output_check.attach("table", name, table=table)
     display(Markdown(text))
 
 
@@ -238,5 +244,6 @@ def show_figure(fig, unpublished: str = "") -> None:
     from IPython.display import SVG
 
     stamp(fig, unpublished)
+    output_check.attach("figure")
     display(SVG(figure_svg(fig)))
     plt.close(fig)

@@ -20,9 +20,16 @@ table, figure, download and glued number follows three rules, applied here once:
 * **Statistics at their displayed precision.** On confidential data a download and the
   results file hold what the page shows, not the 16 digits behind it (`book.show_table`,
   `results.Page`).
+
+Every count released here (`released`, `count`), every share of counts (`share`, `percent`) and
+every line of cells whose total is known (`protect_lines`) is also noted in an in-process log:
+the true count, what was shown and the rule applied. `book` hands the notes made since the last
+table, figure or glued number to `output_check`, which writes the data controller's report
+(`_build/output-check/`, never part of the site). The log holds counts, never a patient's row.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
@@ -59,6 +66,54 @@ class Policy:
 
 
 SHOW_ALL = Policy(active=False)
+
+#: The rules a release follows, as the output-check report names them.
+RULE_ROUNDED = "rounded to a multiple of k"
+RULE_SMALL = "<k"
+RULE_WITHHELD = "withheld (complementary suppression)"
+RULE_ZERO = "zero (nobody in the group)"
+RULE_OFF = "shown exactly (disclosure control off)"
+RULE_SHARE = "share of released counts"
+
+#: Notes of what was released since `take_log()` last emptied it (one kernel = one page).
+_log: list[dict] = []
+
+
+def _note(kind: str, true: int, shown, rule: str, policy: Policy, **extra) -> None:
+    _log.append({"kind": kind, "true": int(true), "shown": shown, "rule": rule, "k": policy.k,
+                 "active": policy.active, "source": _caller(), **extra})
+
+
+def _caller() -> str:
+    """The outermost cmprehab function under way (`sensitivity.trajectories`): the notes of one
+    call belong to the table or figure it makes, even when a page shows it later."""
+    frame, found = sys._getframe(2), ""
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("cmprehab."):
+            found = f"{module.rsplit('.', 1)[-1]}.{frame.f_code.co_name}"
+        elif found:
+            break
+        frame = frame.f_back
+    return found
+
+
+def take_log() -> list[dict]:
+    """The notes made since the last call (and forget them): what `output_check` attaches to the
+    next table, figure or glued number."""
+    taken = list(_log)
+    _log.clear()
+    return taken
+
+
+def _count_rule(n: int, shown, policy: Policy) -> str:
+    if not policy.active:
+        return RULE_OFF
+    if shown == policy.small:
+        return RULE_SMALL
+    if shown == WITHHELD:
+        return RULE_WITHHELD
+    return RULE_ZERO if n == 0 else RULE_ROUNDED
 
 
 def policy(cohort: pd.DataFrame, given: Policy | None = None) -> Policy:
@@ -112,21 +167,27 @@ def protect_lines(counts: Mapping[Hashable, int], lines, policy: Policy,
                 smallest = min(shown, key=lambda key: (counts[key], order.index(key)))
                 labels[smallest] = WITHHELD
                 changed = True
+    for line in lines:  # for the output check (and its attacker): these cells add up to a released total
+        _log.append({"kind": "line", "cells": [int(counts[key]) for key in line], "k": policy.k,
+                     "shown": [count_label if count_label is not None else _rounded(counts[key], policy)
+                               for key in line for count_label in [labels[key]]],
+                     "missing": [i for i, key in enumerate(line) if key == MISSING],
+                     "active": policy.active, "source": _caller()})
     return labels
 
 
 def _released_range(n: int, policy: Policy) -> tuple[int, int]:
     """Every count whose release equals that of n, as (lowest, highest)."""
-    r = released(n, policy)
+    r = _rounded(n, policy)
     if r == 0:
         return 0, 0
     if isinstance(r, str):
         return 1, policy.k - 1
     low = max(policy.k, r - policy.k // 2)
-    while low > policy.k and released(low - 1, policy) == r:
+    while low > policy.k and _rounded(low - 1, policy) == r:
         low -= 1
     high = r + (policy.k - 1) // 2
-    while released(high + 1, policy) == r:
+    while _rounded(high + 1, policy) == r:
         high += 1
     return low, high
 
@@ -171,6 +232,13 @@ def protect_measured(count: int, total: int, policy: Policy) -> str | None:
 def released(n: int, policy: Policy) -> int | str:
     """A count of patients as released: on confidential data "<k" below k (a zero stays 0: it says
     that nobody is in the group, of no patient), otherwise the nearest multiple of k (halves up)."""
+    shown = _rounded(n, policy)
+    _note("count", n, shown, _count_rule(int(n), shown, policy), policy)
+    return shown
+
+
+def _rounded(n: int, policy: Policy) -> int | str:
+    """`released`, without a note in the log (for the ranges an attacker would consider)."""
     n = int(n)
     if not policy.active or n == 0:
         return n
@@ -181,24 +249,35 @@ def released(n: int, policy: Policy) -> int | str:
 
 def count(n: int, label: str | None, policy: Policy) -> int | str:
     """A count of patients as a table shows it: its label when one hides it, else `released`."""
-    return label if label is not None else released(n, policy)
+    if label is None:
+        return released(n, policy)
+    _note("count", n, label, _count_rule(int(n), label, policy), policy)
+    return label
 
 
 def share(k: int, n: int, policy: Policy, confidence: float) -> Proportion | None:
     """k of n in percent with its Wilson interval, computed from the released counts (None when
     either is withheld, or below k: a share of fewer than k patients is not shown)."""
-    shown_k, shown_n = released(k, policy), released(n, policy)
+    shown_k, shown_n = _rounded(k, policy), _rounded(n, policy)
     if isinstance(shown_k, str) or isinstance(shown_n, str):
         return None
-    return proportion(shown_k, shown_n, confidence)
+    result = proportion(shown_k, shown_n, confidence)
+    _note("share", min(int(k), int(n) - int(k)), float(result.pct), RULE_SHARE if policy.active else RULE_OFF,
+          policy, numerator=int(k), denominator=int(n))
+    return result
 
 
 def percent(k: int, n: int, policy: Policy) -> float | str:
     """k of n in percent, from the released counts; WITHHELD when either is withheld."""
-    shown_k, shown_n = released(k, policy), released(n, policy)
+    shown_k, shown_n = _rounded(k, policy), _rounded(n, policy)
     if isinstance(shown_k, str) or isinstance(shown_n, str):
         return WITHHELD
-    return 100 * shown_k / shown_n if shown_n else float("nan")
+    if not shown_n:
+        return float("nan")
+    value = 100 * shown_k / shown_n
+    _note("share", min(int(k), int(n) - int(k)), value, RULE_SHARE if policy.active else RULE_OFF, policy,
+          numerator=int(k), denominator=int(n))
+    return value
 
 
 def too_few(n: int, policy: Policy) -> bool:
