@@ -267,8 +267,9 @@ def deterioration(cohort: pd.DataFrame, params: Params | None = None, policy: Po
         spaced = dict(zip(computed.index, disclosure.spaced_points(computed["k"].astype(int), n,
                                                                    [False] * len(computed), policy)))
         for index, row in block.iterrows():
+            # the thresholds' sources are the Methods page's (MCID) and the prose's citation (SDC)
             shown = {"measure": row["measure"], "time": row["time"], "worse by at least": row["criterion"],
-                     "threshold": row["threshold"], "source": row["source"]}
+                     "threshold": row["threshold"]}
             if pd.isna(row["k"]):
                 shown.update({"patients": NONE_PUBLISHED, "of": disclosure.count(n, n_label, policy),
                               "%": NONE_PUBLISHED, "CI low": NONE_PUBLISHED, "CI high": NONE_PUBLISHED})
