@@ -136,6 +136,7 @@ def test_literature_sd_undefined_with_one_start_value():
     row = T.literature_shares(cohort, {"dri": (T.LiteratureThreshold(0.5, "sd", "half SD", "minimal"),)}, CONFIDENCE,
                               times=["1y"]).iloc[0]
     assert math.isnan(row["threshold"]) and math.isnan(row["%"]) and row["n"] == 1
+    assert "nan" not in row["label"].lower() and row["label"].startswith("0.5 SD")
 
 
 def test_literature_threshold_validation():

@@ -251,3 +251,39 @@ def test_params_yml_names_the_anchor_the_records_give_each_default():
         assert (said == "none published") == anchor.startswith("no published anchor"), (stem, said, anchor)
         if said != "none published":
             assert anchor.startswith(said), (stem, said, anchor)
+
+
+# --- awkward cohorts -----------------------------------------------------------------------------
+
+def _emptied(cohort: pd.DataFrame, columns) -> pd.DataFrame:
+    out = cohort.copy()
+    out[list(columns)] = np.nan
+    return out
+
+
+EDGES = {
+    "no 1-year values": lambda c: _emptied(c, [f"{s}_1y" for s in INSTRUMENTS]),
+    "no NPRS at all": lambda c: _emptied(c, [f"nprs_{t}" for t in ("start", "discharge", "1y")]),
+    "no outcome at all": lambda c: _emptied(c, [f"{s}_{t}" for s in INSTRUMENTS for t in ("start", "discharge", "1y")]),
+    "the smallest allowed cohort": lambda c: c.iloc[:params.DEFAULTS.disclosure.min_patients].reset_index(drop=True),
+}
+
+
+@pytest.mark.parametrize("mode", ["synthetic", "real"])
+@pytest.mark.parametrize("edge", list(EDGES))
+def test_every_addition_copes_with_an_awkward_cohort(default_cohort, edge, mode):
+    """Every quoted value has a text (never 'nan'), every table builds and the explorer's JSON is valid."""
+    from dataclasses import replace
+
+    cohort = EDGES[edge](default_cohort)
+    if mode == "real":
+        cohort.attrs = {**cohort.attrs, "fingerprint": replace(default_cohort.attrs["fingerprint"], synthetic=False,
+                                                                seed=None, n=None)}
+    for page in (sensitivity.outcome_results, sensitivity.sensitivity_results, sensitivity.anchors_page):
+        for result in page(cohort).values():
+            assert result.text and "nan" not in result.text.lower().split(), (page.__name__, result)
+    for make in (sensitivity.headline_by_anchor, sensitivity.deterioration, sensitivity.composite, sensitivity.dose,
+                 sensitivity.change_with_pratt):
+        table = make(cohort)
+        assert len(table), make.__name__
+    json.loads(BeautifulSoup(sensitivity.explorer_html(cohort), "html.parser").find("script").string)

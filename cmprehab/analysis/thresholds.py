@@ -155,7 +155,8 @@ def literature_shares(cohort: pd.DataFrame, thresholds: Mapping[str, Sequence[Li
             definition = "percent" if item.definition == "percent" else "absolute"
             if item.definition == "sd":
                 threshold = item.value * sd
-                label = f"{item.value:g} SD = {threshold:.{instrument.decimals + 1}f} {instrument.unit}"
+                label = (f"{item.value:g} SD = {threshold:.{instrument.decimals + 1}f} {instrument.unit}"
+                         if not math.isnan(threshold) else f"{item.value:g} SD (fewer than two start values)")
                 basis = (f"{item.value:g} x SD of the start values (SD = {sd:.2f} {instrument.unit}, "
                          f"n = {len(start_values)}), computed from these data")
             else:
