@@ -32,7 +32,7 @@ from cmprehab.data.cohort import load_cohort
 from cmprehab.instruments import INSTRUMENTS
 from cmprehab.provenance import DataFingerprint, data_fingerprint
 from cmprehab.report import audit as reproduction
-from cmprehab.report import plain_language, results, tables
+from cmprehab.report import plain_language, results, sensitivity, tables
 from site_html import Page, plain_quotes, site_pages, text_of
 
 ROOT = config.ROOT
@@ -46,12 +46,19 @@ def overview_and_summary(cohort):
     return {**results.overview(cohort), **plain_language.summary(cohort)}
 
 
-PAGE_RESULTS = {"00_overview": overview_and_summary, "01_aims": results.aims, "02_methods": results.methods,
+def with_anchors(page):
+    """A page that also pastes the anchors of the MCIDs in force (`sensitivity.anchors_page`)."""
+    return lambda cohort: {**page(cohort), **sensitivity.anchors_page()}
+
+
+PAGE_RESULTS = {"00_overview": overview_and_summary, "01_aims": results.aims,
+                "02_methods": with_anchors(results.methods),
                 "03_baseline": results.baseline, "04_interventions": results.interventions,
-                "05_outcomes": results.outcomes,
-                "06_follow_up": results.follow_up, "07_sensitivity": results.sensitivity,
+                "05_outcomes": lambda cohort: {**results.outcomes(cohort), **sensitivity.outcome_results(cohort)},
+                "06_follow_up": results.follow_up,
+                "07_sensitivity": lambda cohort: {**results.sensitivity(cohort), **sensitivity.sensitivity_results(cohort)},
                 "08_predictors": results.predictors, "09_audit": results.audit, "10_conclusions": results.conclusions,
-                "glossary": results.glossary, "plain_language": plain_language.page_results}
+                "glossary": with_anchors(results.glossary), "plain_language": plain_language.page_results}
 
 
 @dataclass
