@@ -153,3 +153,10 @@ def test_an_item_not_done_says_so():
     assert "not done: " in strobe.role("notdone:no subgroup analyses")
     item = {i.number: i for i in strobe.CHECKLIST}["12b"]
     assert all(t.startswith("notdone:") for t in item.targets)
+
+
+def test_the_checklist_page_numbers_no_table():
+    """A numbered table on a reference page reads "Table 6", as if it belonged to chapter 6."""
+    page = dict(notebook_texts())["strobe"]
+    code = "".join("".join(c["source"]) for c in page["cells"] if c["cell_type"] == "code")
+    assert "show_table" not in code and ":::{table}" not in code and "strobe.CAPTION" in code

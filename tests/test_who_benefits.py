@@ -52,6 +52,7 @@ def test_on_synthetic_data_every_uncalibrated_estimate_is_marked_where_it_stands
     beside = who_benefits.beside_published(default_cohort)
     risks = beside["risk in the group, %"][beside["stand-in outcome"] != "not expressible"]
     assert len(risks) and risks.str.endswith(DAGGER).all()
+    assert who_benefits.oldham(default_cohort, marked=True)["r"].str.endswith(DAGGER).all()
     text = results.predictors(default_cohort)["generator_estimates"].text
     assert DAGGER in text and "generator" in text
 
@@ -60,7 +61,7 @@ def test_on_real_data_no_estimate_carries_the_generator_mark(confidential):
     for table in (who_benefits.risk_ratios(confidential, marked=True),
                   who_benefits.risk_ratios(confidential, model=P.MODEL_ADJUSTED, marked=True),
                   who_benefits.beside_published(confidential), who_benefits.adjusted_check(confidential),
-                  who_benefits.oldham(confidential)):
+                  who_benefits.oldham(confidential, marked=True)):
         assert not any(DAGGER in cell for cell in cells(table))
     for page in (results.predictors, results.conclusions, results.audit):
         quoted = page(confidential)

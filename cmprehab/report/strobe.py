@@ -81,6 +81,10 @@ CHECKLIST = (
 )
 
 
+#: The caption of the checklist on its page (unnumbered: the page is not a chapter).
+CAPTION = "The STROBE items for cohort studies and where this book addresses them."
+
+
 def role(target: str) -> str:
     """A target as MyST: a link to the page, section, figure or table, or the reason in words."""
     kind, _, name = target.partition(":")

@@ -229,18 +229,23 @@ def beside_published(cohort: pd.DataFrame, params: Params | None = None, policy:
     return pd.DataFrame(rows)
 
 
-def oldham(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None) -> pd.DataFrame:
+def oldham(cohort: pd.DataFrame, params: Params | None = None, policy: Policy | None = None,
+           marked: bool = False) -> pd.DataFrame:
     """Oldham's correlation of the 1-year improvement with the mean of the start and 1-year values, per
     outcome (`analysis.predictors.oldham`): whether the worse improved more beyond regression to the
-    mean. A correlation of fewer than k patients is withheld (disclosure control)."""
+    mean. A correlation of fewer than k patients is withheld (disclosure control). marked: as a page
+    shows it, r reading "0.16†" on synthetic data (the generator's relation)."""
     params, policy = params or study.current(), disclosure.policy(cohort, policy)
     table = predictor_analysis.oldham(cohort, "1y", params.confidence)
     rows = []
     for row in table.to_dict("records"):
         hidden = disclosure.too_few(row["n"], policy)
-        rows.append({"outcome": row["measure"], "patients": disclosure.released(int(row["n"]), policy),
-                     **{name: WITHHELD if hidden else row[key] for key, name in
-                        (("r", "r"), ("low", "CI low"), ("high", "CI high"), ("p", "p"))}})
+        shown = {"outcome": row["measure"], "patients": disclosure.released(int(row["n"]), policy),
+                 **{name: WITHHELD if hidden else row[key] for key, name in
+                    (("r", "r"), ("low", "CI low"), ("high", "CI high"), ("p", "p"))}}
+        if marked:  # on synthetic data the relation is the generator's, where it stands
+            shown["r"] = _marked(shown["r"], synthetic(cohort))
+        rows.append(shown)
     return pd.DataFrame(rows)
 
 
