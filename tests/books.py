@@ -6,13 +6,15 @@
   `_build/test-book/`. Read by the page checks (test_book_html), the browser and the PDF
   (test_browser) and nbval's fresh run (test_fresh_execution: cached and fresh give the same outputs).
 * **perturbed**: what an author does next. A copy of the default book's whole `_build/`
-  (cache, executed notebooks, site, stamps) is built again on a small *confidential* cohort
-  (`confidential_cohort`: planted ids and extreme values, empty columns) under a changed MCID
+  (cache, executed notebooks, site, stamps) is built again on a *confidential* cohort
+  (`confidential_cohort`, issue 17's attacker fixture: 270 of the committed cohort's patients with
+  rare levels planted, planted ids and extreme values, one column empty) under a changed MCID
   (`CHANGED`), with ``--jobs 1`` so that jupyter-book itself executes the notebooks (the serial
   path). That one build shows that a change of data and parameters invalidates every cached
   result (its pages must follow both), and exercises confidential mode and the leak scan
-  (test_book_html, test_book_confidential). It is made afresh in every test run, from the
-  default book of that run.
+  (test_book_html, test_book_confidential), and its output-check report and released
+  artefacts are what the differencing attack reads (test_disclosure_attack). It is made afresh
+  in every test run, from the default book of that run.
 
 pytest-xdist runs the modules in different processes, so each build is made under a file lock:
 the first to ask builds, the others wait and find it done. The default book's stamps make a
@@ -33,7 +35,6 @@ from pathlib import Path
 import pandas as pd
 
 from cmprehab import config, params
-from cmprehab.instruments import INSTRUMENTS
 from conftest import BUILD_ENV
 
 ROOT = config.ROOT
@@ -44,12 +45,17 @@ BUILD_TIMEOUT = 1200
 
 #: The perturbed build's study parameters ($CMPREHAB_SET).
 CHANGED = "mcid.nprs.threshold=1"
-#: The perturbed build's cohort: the first patients of the committed one, as an author's file.
+#: The perturbed build's cohort: the committed one's patients, as an author's file.
 ID_PREFIX = "LEAKCHECK-"
-N_PATIENTS = 40
+N_PATIENTS = 270  # about the committed 274, a multiple of k: its released count is its own, not the default book's
 #: One patient's planted values: rare enough that finding them anywhere means a leak.
-PLANTED = {"age": "97", "bmi": "67.9", "pain_duration_days": "31417", "n_sessions": "83", "program_days": "1733"}
-EMPTIED = ["physically_active", "pain_distribution"] + [f"{stem}_1y" for stem in INSTRUMENTS]
+PLANTED = {"age": "99", "bmi": "67.9", "pain_duration_days": "31417", "n_sessions": "83", "program_days": "1733"}
+#: Rare levels planted (issue 17): (column, level, how many patients have it, the level the others
+#: get instead). Each count is below k, so no release may let it be computed.
+RARE_LEVELS = [("sex", "male", 3, "female"), ("pain_distribution", "generalized", 2, "regional"),
+               ("main_pain_location", "upper_limb", 1, "neck"), ("smoker", "1", 4, "0")]
+#: At most one column left empty (the pages must survive it); the others stay attackable.
+EMPTIED = ["physically_active"]
 #: A file name a page must never show (markup, a script, backticks).
 COHORT_NAME = "secret <img src=x onerror=alert(1)> `cohort`.csv"
 
@@ -136,6 +142,10 @@ def confidential_cohort(path: Path) -> Path:
     raw["patient_id"] = [f"{ID_PREFIX}{i:04d}-Q" for i in range(len(raw))]
     for column, value in PLANTED.items():
         raw.loc[7, column] = value
+    for column, level, how_many, instead in RARE_LEVELS:
+        holders = raw.index[raw[column] != ""][::len(raw) // how_many][:how_many]  # spread over the file
+        raw.loc[raw[column] == level, column] = instead
+        raw.loc[holders, column] = level
     for column in EMPTIED:
         raw[column] = ""
     path.parent.mkdir(parents=True, exist_ok=True)

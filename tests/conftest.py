@@ -77,7 +77,8 @@ def copy_of_default(tmp_path, monkeypatch):
 #: visits and nbval come after them, and last those that need the perturbed book (made in the
 #: background once the default book is done).
 FIRST = ("test_browser.py",)
-LAST = ("test_browser_phone.py", "test_fresh_execution.py", "test_book_html.py", "test_book_confidential.py")
+LAST = ("test_browser_phone.py", "test_fresh_execution.py", "test_book_html.py", "test_book_confidential.py",
+        "test_disclosure_attack.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -85,7 +86,8 @@ def pytest_collection_modifyitems(config, items):
     --dist loadfile --no-loadscope-reorder, which hands the modules out in this order)."""
     import books
 
-    books.PREFETCH_PERTURBED = any(item.path.name in ("test_book_html.py", "test_book_confidential.py")
+    books.PREFETCH_PERTURBED = any(item.path.name in ("test_book_html.py", "test_book_confidential.py",
+                                                      "test_disclosure_attack.py")
                                    for item in items)
 
     def rank(item) -> int:

@@ -1,14 +1,17 @@
 """The book built on a file that is not the generator's own: confidential mode, end to end.
 
 The perturbed book of a test run (tests/books.py) stands in for real data: distinctive patient
-ids, one patient with planted extreme values, optional columns left empty and no 1-year
-values at all, built over a copy of the default book's `_build/`. Then:
+ids, one patient with planted extreme values, rare levels planted (issue 17's attacker fixture)
+and one optional column left empty, built over a copy of the default book's `_build/`. Then:
 
 * no file anywhere under _build/ (pages, downloads, search index, executed notebooks,
   the execution cache, Sphinx's doctrees) holds a patient id, a planted extreme value
   or a patient's row;
 * every page says the data are confidential, and none names the file;
-* every chapter built, saying in words what could not be computed.
+* every chapter built, saying in words what could not be computed;
+* the output-check report for the data controller is beside the site, never in it, holds no
+  patient id, row or file name, and finds every rare level hidden (the default book's report
+  says that disclosure control is off on synthetic data).
 """
 from __future__ import annotations
 
@@ -20,10 +23,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from books import CHANGED, ID_PREFIX, N_PATIENTS, BuildFailed, perturbed_book, perturbed_data
+from books import (CHANGED, COHORT_NAME, ID_PREFIX, N_PATIENTS, RARE_LEVELS, BuildFailed, default_book,
+                   perturbed_book, perturbed_data)
 from cmprehab import params
 from cmprehab.data.cohort import load_cohort
-from cmprehab.report import results
+from cmprehab.report import disclosure, output_check, results
 from site_html import Page, site_pages, text_of
 from test_book_html import PAGE_RESULTS, glue_roles
 
@@ -124,6 +128,46 @@ def test_pages_quote_the_confidential_results(output, cohort, monkeypatch):
         assert len(pasted) == len(roles), name
         wrong = [(key, text, expected[key].text) for key, text in zip(roles, pasted) if text != expected[key].text]
         assert not wrong, f"{name}: {wrong}"
-    outcomes = results.outcomes(cohort)
-    assert outcomes["n_1y"].text == "<5" or outcomes["n_1y"].text == "0"
-    assert outcomes["mcid_nprs_1y"].text.startswith((results.NOT_AVAILABLE, "withheld"))
+    # The fixture keeps its 1-year values (issue 17: every page attackable): released rounded to k.
+    outcomes, k = results.outcomes(cohort), params.DEFAULTS.disclosure.k
+    measured = int(cohort["nprs_1y"].notna().sum())
+    assert int(outcomes["n_1y"].text) % k == 0 and abs(int(outcomes["n_1y"].text) - measured) <= k // 2
+
+
+def report_of(output: Path) -> tuple[dict, str]:
+    folder = output / "_build" / output_check.REPORT_DIR
+    return (json.loads((folder / output_check.REPORT_JSON).read_text(encoding="utf-8")),
+            (folder / output_check.REPORT_HTML).read_text(encoding="utf-8"))
+
+
+def test_the_output_check_report_is_beside_the_site_and_holds_no_patient_data(output):
+    made, page = report_of(output)
+    site = output / "_build" / "html"
+    assert not list(site.rglob(output_check.REPORT_JSON)) and not any(
+        "output-check" in path.as_posix() or "Output check for the data controller" in path.read_text(errors="replace")
+        for path in site.rglob("*.html")), "the controller's report reached the site"
+    text = json.dumps(made) + page
+    for fragment in (ID_PREFIX, COHORT_NAME, "secret", perturbed_data().parent.name, "31417", "67.9"):
+        assert fragment not in text, fragment
+    kinds = {line["kind"] for line in made["artefacts"]}
+    assert {"table", "figure", "glued numbers"} <= kinds
+    assert all(line["verdict"].startswith("pass") for line in made["artefacts"]), made["summary"]
+
+
+def test_the_output_check_finds_every_rare_level_under_a_release_and_hidden(output):
+    """The report's true counts: each planted rare level is a count underneath some release, and
+    wherever it is, it was hidden ("<k" or withheld), never printed."""
+    made, _ = report_of(output)
+    counts = [r for r in made["records"] if r["kind"] == "count"]
+    for _, _, how_many, _ in RARE_LEVELS:
+        under = [r for r in counts if r["true"] == how_many]
+        assert under, f"no release counts {how_many} patients"
+        assert {r["rule"] for r in under} <= {disclosure.RULE_SMALL, disclosure.RULE_WITHHELD}, under[:3]
+    assert min(line["smallest_count"] for line in made["artefacts"] if line["smallest_count"] is not None) <= 1
+
+
+def test_the_default_books_output_check_says_synthetic():
+    made, page = report_of(default_book())
+    assert made["synthetic"] and made["artefacts"]
+    assert {line["verdict"] for line in made["artefacts"]} == {output_check.SYNTHETIC_VERDICT}
+    assert output_check.SYNTHETIC_VERDICT in page
