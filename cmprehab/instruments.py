@@ -4,7 +4,9 @@ The schema's column rules, the generator's scales, the analysis (which direction
 an improvement), the figures' axes, the Methods page's words and its citations all
 read these records, so an instrument is described in one place only. The MCID a
 report applies is a study parameter (`params.yml`); the record holds the thresholds
-reported in the literature, which say where an MCID of a given size comes from.
+reported in the literature, which say where an MCID of a given size comes from, each
+with its anchor (`ANCHORS`: minimal improvement, much improved, substantial improvement),
+and the smallest detectable change where the literature gives one (`DetectableChange`).
 """
 from __future__ import annotations
 

@@ -392,8 +392,10 @@ def explorer_data(cohort: pd.DataFrame, params: Params | None = None, policy: Po
             "note": note, "curves": measures}
 
 
-#: The explorer's script (plain JavaScript, no library), inlined into the page so that it works offline
-#: and from any folder the site is copied to.
+#: The explorer's script, book_static/mcid_explorer.js (plain JavaScript, no library), inlined into the
+#: page so that it works offline and from any folder the site is copied to.
+#:
+#: :meta hide-value:
 EXPLORER_SCRIPT = config.ROOT / "book_static" / "mcid_explorer.js"
 
 #: The explorer's layout, scoped to its own classes; the printed page keeps only the shown share.
@@ -535,9 +537,12 @@ def sensitivity_results(cohort: pd.DataFrame) -> dict:
 
 
 def anchors_page(cohort: pd.DataFrame | None = None) -> dict:
-    """The anchor of each MCID in force, for the Methods page and the glossary (the cohort is not used)."""
+    """The anchor of each MCID in force, for the Methods page and the glossary, and the number of
+    imputed data sets the Methods page names (`analysis.imputation.M`); the cohort is not used."""
+    from ..analysis import imputation
     from .results import Page  # results imports this module
 
     page = Page(None, anchors_page)
     anchor_results(page)
+    page.count("mi_m", imputation.M, "analysis.imputation.M")
     return page.results
