@@ -51,10 +51,8 @@ def summary(cohort: pd.DataFrame) -> dict[str, Result]:
     for stem, value in published_discharge_shares().items():
         page.number(f"{stem}_mcid_discharge_pct", value, ".0f", "plain_language.published_discharge_shares",
                     unit=" %")
-    page.text("synthetic_patients",
-              "The patients on these pages are synthetic: a generated cohort that reproduces the published "
-              "numbers, because the real patients' data are not public." if page.synthetic else "",
-              "provenance.DataFingerprint")
+    page.text("synthetic_patients", "The patients on these pages are synthetic, generated to match the published "
+              "numbers: the real data are not public." if page.synthetic else "", "provenance.DataFingerprint")
     return page.results
 
 
@@ -104,22 +102,31 @@ def uncertainty(row: dict, mark: str = "") -> str:
             f"anywhere between about {row['low_100']}{mark} and {row['high_100']}{mark} of {OUT_OF}.")
 
 
+def sentences(cohort: pd.DataFrame) -> dict[str, str]:
+    """The page's sentences, by name: per instrument and time point, the natural frequency and its
+    uncertainty range (words, kept in the page's record with no value, as the † note is)."""
+    synthetic = bool(getattr(cohort.attrs.get("fingerprint"), "synthetic", False))
+    out = {}
+    for row in frequencies(cohort).to_dict("records"):
+        key = f"{row['stem']}_{row['timepoint']}"
+        # The 1-year shares were never published: on synthetic data they are the generator's.
+        mark = DAGGER if synthetic and row["timepoint"] == "1y" else ""
+        out[f"plain_{key}"] = sentence(row, mark)
+        out[f"plain_{key}_range"] = uncertainty(row, mark)
+    return out
+
+
 def page_results(cohort: pd.DataFrame) -> dict[str, Result]:
-    """The plain-language page's numbers: one sentence per instrument and time point, the same as
-    an uncertainty range, and how many patients each rests on (released counts)."""
+    """The plain-language page's values: its sentences (`sentences`), the fixed denominator, the
+    program's length and how many patients the frequencies rest on (released counts)."""
     page = Page(cohort, page_results)
+    for name, text in sentences(cohort).items():
+        page.text(name, text, "plain_language.frequencies")
     page.patients("n_patients", len(cohort), "len(cohort)")
     page.number("out_of", OUT_OF, "d", "plain_language.OUT_OF")
     program = tables.program(cohort)
     page.number("program_months_median", program.loc["Program length, months", "median"], ".0f",
                 "tables.program")
-    for row in frequencies(cohort).to_dict("records"):
-        key = f"{row['stem']}_{row['timepoint']}"
-        # The 1-year shares were never published: on synthetic data they are the generator's.
-        mark = DAGGER if page.synthetic and row["timepoint"] == "1y" else ""
-        # Sentences, not numbers: pasted as words, without a traced number's popup.
-        page.text(f"plain_{key}", sentence(row, mark), "plain_language.frequencies")
-        page.text(f"plain_{key}_range", uncertainty(row, mark), "plain_language.frequencies")
     for time in PLAIN_WHEN:
         measured = tables.mcid(cohort).query("timepoint == @time")["of"]
         numbers = disclosure.numeric(measured).dropna()
