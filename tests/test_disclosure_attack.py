@@ -1,6 +1,6 @@
 """A differencing attack on everything the perturbed (confidential) build releases (issue 17).
 
-The perturbed book (tests/books.py) is built on the attacker fixture: 274 patients with rare
+The perturbed book (tests/books.py) is built on the attacker fixture: 270 patients with rare
 levels planted (3 men, 2 with generalized pain, 1 with upper-limb pain, 4 smokers). The attacker
 reads what the build releases: the text of every page (figure captions and alt text included),
 the text of every figure (SVG), the CSV downloads and results.json. (The perturbed build makes no
@@ -169,9 +169,15 @@ def count_interval(shown) -> tuple[int, int]:
     return min(inside), max(inside)
 
 
-def usable_records(release: Release) -> tuple[list[dict], list[dict], list[dict], list[str]]:
+def usable_records(release: Release) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
     """What the attacker can use: (counts, shares, lines) whose every value was read from the
-    release, and the logged values not found where they were released."""
+    release, and the logged values not found where they were released (read once per release)."""
+    if not hasattr(release, "usable"):
+        release.usable = _read_records(release)
+    return release.usable
+
+
+def _read_records(release: Release) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
     counts, shares, missing = [], [], []
     for record in release.report["records"]:
         if record["kind"] not in ("count", "share"):

@@ -132,3 +132,11 @@ def test_the_report_is_written_as_json_and_one_html_page(tmp_path):
     assert made["summary"] == "every artefact passes" and made["artefacts"][0]["smallest_count"] == 2
     page = (folder / output_check.REPORT_HTML).read_text()
     assert "tbl-&lt;script&gt;" in page and "<script>" not in page
+
+
+def test_a_count_that_the_rule_says_is_rounded_but_is_not_a_multiple_of_k_is_for_review(monkeypatch):
+    """Rounding switched off by mistake (the log still names the rule): the shown value tells."""
+    monkeypatch.setattr(disclosure, "_rounded", lambda n, policy: int(n))
+    disclosure.released(267, ON)
+    output_check.attach("table", "tbl-unrounded")
+    assert one_line("tbl-unrounded")["verdict"].startswith("review: 1 value(s) released without disclosure control")

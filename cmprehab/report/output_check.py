@@ -144,7 +144,8 @@ def check(artefact: dict, synthetic: bool) -> dict:
             f"{len(shares)} share(s) computed from released counts" if shares else ""]
     # A count below k released as a number, or a count released exactly on confidential data.
     exposed = [r for r in counts if 0 < r["true"] < r["k"] and r["shown"] not in (f"<{r['k']}", disclosure.WITHHELD)]
-    exact = [r for r in counts + shares if r["rule"] == disclosure.RULE_OFF]
+    exact = [r for r in counts + shares if r["rule"] == disclosure.RULE_OFF] + [
+        r for r in rounded if not isinstance(r["shown"], int) or r["shown"] % r["k"]]  # not a multiple of k
     if synthetic:
         verdict = SYNTHETIC_VERDICT
     elif exposed:
