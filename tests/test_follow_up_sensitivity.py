@@ -82,6 +82,79 @@ def test_the_four_ways_keep_their_order_and_bounds(default_cohort):
         assert share["non-responder imputation"] <= share["inverse probability weighting"] <= share["best case"]
 
 
+def test_five_ways_with_multiple_imputation_and_the_weighted_n(default_cohort):
+    table = follow_up.missing_data(default_cohort, params.DEFAULTS)
+    for measure, rows in table.groupby("measure", sort=False):
+        rows = rows.set_index("method")
+        assert list(rows.index) == [*follow_up.METHOD_NOTES]
+        share = rows["%"]
+        assert share["non-responder imputation"] <= share[follow_up.MI] <= share["best case"]
+        # the weighted row's n: the measured patients who carry it, as complete cases
+        assert rows.loc[follow_up.IPW, "n"] == rows.loc["complete cases", "n"]
+
+
+def test_confidential_data_show_no_single_weight_and_coarse_shares(default_cohort):
+    # The committed cohort without its fingerprint: real data to the book.
+    real = default_cohort.copy()
+    real.attrs = {}
+    policy = disclosure.policy(real)
+    diagnostics = follow_up.ipw_diagnostics(real)
+    assert (diagnostics[["smallest weight", "largest weight", "effective sample size"]] == WITHHELD).all().all()
+    assert not diagnostics["weight, 50th percentile"].map(is_label).any()
+    table = follow_up.missing_data(real).set_index(["measure", "method"])
+    curve = follow_up.delta_curve(real)
+    for stem, instrument in INSTRUMENTS.items():
+        n = int(real[f"{stem}_start"].notna().sum())
+        step = 100 * policy.k / n
+        for value in (table.loc[(instrument.short, follow_up.MI), "%"],
+                      *curve[curve["stem"] == stem]["%"].sample(20, random_state=1)):
+            assert value / step == pytest.approx(round(value / step), abs=1e-9)  # as k of n patients would be
+
+
+def test_weights_figure_draws_no_bin_of_fewer_than_k_patients(default_cohort):
+    real = default_cohort.copy()
+    real.attrs = {}
+    fig = follow_up.weights_figure(real)
+    heights = [bar.get_height() for ax in fig.axes for bar in ax.patches]
+    assert heights and all(h == 0 or (h >= K and h % K == 0) for h in heights)
+    assert not any(line.get_linestyle() == "--" for ax in fig.axes for line in ax.lines)  # no one patient's weight
+    synthetic = follow_up.weights_figure(default_cohort)
+    assert any(0 < bar.get_height() < K for ax in synthetic.axes for bar in ax.patches)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    plt.close(synthetic)
+
+
+def test_balance_withholds_a_small_binary_cell(default_cohort):
+    real = default_cohort.copy()
+    real.attrs = {}
+    real["smoker"] = 0
+    measured = real["nprs_1y"].notna()
+    real.loc[real.index[measured][:2], "smoker"] = 1    # two smokers among the measured
+    real.loc[real.index[~measured][:6], "smoker"] = 1
+    balance = follow_up.ipw_balance(real)
+    smokers = balance[balance["model column"] == "smoker"]
+    assert len(smokers) and (smokers["SMD before"] == WITHHELD).all()
+    assert not (balance[balance["model column"] == "age"]["SMD before"] == WITHHELD).any()
+
+
+def test_the_prose_quotes_the_tables(default_cohort):
+    from cmprehab.report import results
+
+    quoted = results.follow_up(default_cohort)
+    tipping = follow_up.tipping(default_cohort, params.DEFAULTS)
+    for row in tipping.to_dict("records"):
+        assert row["measure"] in quoted["tipping"].text
+        if row["direction"] != "none":
+            assert f"{row['tipping delta']:g}" in quoted["tipping"].text and row["direction"] in quoted["tipping"].text
+    # on synthetic data every estimate the generator made is marked where it stands
+    assert quoted["tipping"].text.count("†") == len(tipping)
+    assert "†" in quoted["mi_nprs"].text and "†" in quoted["ipw_ess"].text
+    smokers = next(part for part in quoted["imbalanced"].text.split("; ") if part.startswith("Smokers"))
+    assert "SMD -" in smokers  # fewer smokers measured: negative, measured - lost
+
+
 def test_a_small_one_year_group_withholds_every_way_of_counting(real):
     real.loc[3:, "dri_1y"] = np.nan
     table = follow_up.missing_data(real)

@@ -162,8 +162,13 @@ def _model_frame(data: pd.DataFrame) -> pd.DataFrame:
             frame[column] = (data["sex"].astype(object) == "female").astype(float).where(data["sex"].notna())
         else:
             frame[column] = data[column].astype("Float64").astype(float)
-    # A column nobody has cannot be imputed or used; a constant one adds nothing (and is singular).
-    return frame[[c for c in frame.columns if frame[c].notna().any() and frame[c].nunique() > 1]]
+    # A column nobody has cannot be imputed or used; a constant one adds nothing (and is singular); a
+    # regression needs more observed values than columns: the sparsest column goes until each has them.
+    kept = [c for c in frame.columns if frame[c].notna().any() and frame[c].nunique() > 1]
+    observed = frame[kept].notna().sum()
+    while kept and observed[kept].min() <= len(kept) + 1:
+        kept.remove(observed[kept].idxmin())
+    return frame[kept]
 
 
 @per_cohort
@@ -171,7 +176,9 @@ def imputed_one_year(cohort: pd.DataFrame, m: int = M, seed: int = SEED) -> dict
     """The 1-year values of every measure in `m` completed data sets: {stem: frame}, one column per
     imputation (0 .. m-1), one row per patient (the cohort's index); observed values stay as they are.
 
-    A measure nobody has at 1 year, or nobody lacks, is not imputed (its frame repeats the values).
+    A measure nobody lacks at 1 year is not imputed (its frame repeats the values); one with too few
+    1-year values for the model (or a cohort too small for it) keeps its missing values (NaN), and
+    the shares computed from it are NaN.
     """
     if m < 2:
         raise ValueError(f"multiple imputation needs m >= 2 data sets, got {m}")
@@ -221,7 +228,7 @@ def _shares(cohort: pd.DataFrame, stem: str, rule: McidRule, completed: pd.DataF
     start = cohort[f"{stem}_start"].to_numpy(dtype=float)[has_start]
     lost = cohort[f"{stem}_1y"].isna().to_numpy()[has_start]
     values = completed.to_numpy()[has_start]                     # patients x imputations
-    if not len(start):
+    if not len(start) or np.isnan(values[lost]).any():  # nobody, or values the model could not impute
         return np.full((len(deltas), values.shape[1]), math.nan)
     measured = mcid_reached(pd.Series(start[~lost]), pd.Series(values[~lost, 0]), stem, rule.threshold,
                             rule.definition)

@@ -238,18 +238,27 @@ def missing_data(table: pd.DataFrame) -> plt.Figure:
     """The 1-year share reaching the MCID under each way of counting the lost, per measure, with CI."""
     measures = list(dict.fromkeys(table["measure"]))
     methods = list(dict.fromkeys(table["method"]))
-    fig, ax = plt.subplots(figsize=(WIDTH, 3.9))
-    for i, (method, colour, marker) in enumerate(zip(methods, config.PALETTE, "osD^")):
+    legend_rows = (len(methods) + 1) // 2
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.1 + 0.4 * legend_rows))
+    for i, (method, colour, marker) in enumerate(zip(methods, config.PALETTE, "osD^v")):
         rows = table[table["method"] == method].set_index("measure").loc[measures]
         pct, low, high = (disclosure.numeric(rows[c]).to_numpy() for c in ("%", "CI low", "CI high"))
-        y = np.arange(len(measures))[::-1] + (1.5 - i) * 0.18
+        y = np.arange(len(measures))[::-1] + ((len(methods) - 1) / 2 - i) * 0.16
         ax.errorbar(pct, y, xerr=[pct - low, high - pct], fmt=marker, color=colour, capsize=3, label=method,
                     markersize=6)
     ax.set_yticks(np.arange(len(measures))[::-1], measures)
     ax.set_xlim(0, 100)
     ax.axvline(50, color="grey", linewidth=0.8, linestyle=":")
     ax.set_xlabel(f"Reached the MCID at 1 year, % ({study.current().ci_label})")
-    ax.legend(frameon=False, fontsize=TEXT_SIZE, loc="upper center", bbox_to_anchor=(0.45, -0.2), ncols=2)
+    # The legend hangs a fixed distance in points below the axis label, so that however tight_layout
+    # resizes the axes to make room for it, it stays clear of the label.
+    from matplotlib.transforms import ScaledTranslation
+
+    fig.tight_layout()
+    below = ax.get_window_extent().y0 - ax.xaxis.label.get_window_extent(fig.canvas.get_renderer()).y0
+    offset = ScaledTranslation(0, -(below / fig.dpi + 4 / 72), fig.dpi_scale_trans)
+    ax.legend(frameon=False, fontsize=TEXT_SIZE, loc="upper center", bbox_to_anchor=(0.45, 0),
+              bbox_transform=ax.transAxes + offset, ncols=2)
     fig.tight_layout()
     return fig
 

@@ -567,8 +567,7 @@ def follow_up(cohort: pd.DataFrame) -> dict[str, Result]:
     page.patients("n_1y_not_discharge", flow["one_year_only"], "follow_up.flow", unpublished=True)
     page.number("smd_flag", params.follow_up.smd_flag, "g", "params.follow_up")
     flagged = follow_up_report.imbalanced(follow_up_report.attrition(cohort), params)
-    page.text("imbalanced", "; ".join(f"{row.Characteristic.rsplit(', ', 1)[0]} (SMD {row.SMD:+.2f})"
-                                      for row in flagged.itertuples()) or "none", "follow_up.imbalanced")
+    page.text("imbalanced", follow_up_report.imbalanced_text(flagged, page.mark), "follow_up.imbalanced")
     page.count("n_imbalanced", len(flagged), "follow_up.imbalanced", unpublished=True)
     missing = follow_up_report.missing_data(cohort, params)
     for method, key in (("complete cases", "cc"), ("non-responder imputation", "nri"), ("best case", "best"),
@@ -579,6 +578,7 @@ def follow_up(cohort: pd.DataFrame) -> dict[str, Result]:
             stem = next(s for s, i in INSTRUMENTS.items() if i.short == row["measure"])
             page.share(f"{key}_{stem}", row, "follow_up.missing_data", unpublished=True)
     page.text("ipw_model", follow_up_report.model_note(cohort, params), "follow_up.model_note")
+    follow_up_report.quote(page, cohort, params)  # imputation, tipping point, the weights' diagnostics
     page.unpublished_note()
     return page.results
 
