@@ -682,16 +682,17 @@ def _adjusted_model(page: Page, cohort: pd.DataFrame, params) -> None:
                               "outcome"), "who_benefits.adjusted_check")
     above = [f"{page.mark(str(n), True)} ({outcome})" for outcome, n in
              zip(check["outcome"], check["predicted risk above 1 (patients)"]) if n != 0]
-    page.text("risk_above_one", ("the model predicts a risk above 1 for " + _in_words(above) + " patients, a known "
-                                 "limit of the log link: the risk ratios are still consistent, but those patients' fitted risks are "
-                                 "impossible")
-              if above else "the model predicts no risk above 1", "who_benefits.adjusted_check")
+    page.text("risk_above_one", ("The adjusted model predicts a risk above 1 for " + _in_words(above)
+                                 + " patients, a known limit of the log link: the risk ratios are still consistent, "
+                                 "but those patients' fitted risks are impossible")
+              if above else "The adjusted model predicts no risk above 1", "who_benefits.adjusted_check")
     converged = check[check["log-binomial fit"] == "converged"]
     difference = disclosure.numeric(converged["largest difference of log RR"]).dropna()
     if converged.empty:
         text = "did not converge inside the parameter space for any outcome, so no check was possible"
     else:
-        largest = page.mark(f"{100 * (math.exp(difference.max()) - 1):.0f} %", True) if len(difference) else NOT_AVAILABLE
+        largest = (page.mark(f"{100 * (math.exp(difference.max()) - 1):.0f} %", True) if len(difference)
+                   else NOT_AVAILABLE)
         text = (f"converged for {_in_words(converged['outcome'].tolist())}, where its RRs differ from the modified "
                 f"Poisson ones by at most {largest}")
         if len(converged) < len(check):
