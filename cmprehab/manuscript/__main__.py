@@ -62,7 +62,7 @@ def write(output: Path) -> Path:
         (work / FIGURES).mkdir()
         figures = []
         for figure in paper.figures:
-            name = f"{FIGURES}/{figure.name}.png"
+            name = article.figure_file(figure)
             shutil.copyfile(figure.path, work / name)
             figures.append(name)
         docx_source = article.docx_markdown(paper)

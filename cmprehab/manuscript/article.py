@@ -40,10 +40,10 @@ class Part:
 
 
 ABSTRACT = (
-    ("Background", Part("chapters/01_aims", "The clinical problem", (0,))),
-    ("Methods", Part("chapters/02_methods", "Design and setting", (0,))),
-    ("Results", Part("chapters/00_overview", "In one paragraph")),
-    ("Conclusions", Part("chapters/10_conclusions", "", (0,))),
+    ("Background", (Part("chapters/01_aims", "The clinical problem", (0,)),)),
+    ("Methods", (Part("chapters/02_methods", "Design and setting", (0,)),)),
+    ("Results", (Part("chapters/00_overview", "", (0,)), Part("chapters/00_overview", "In more detail"))),
+    ("Conclusions", (Part("chapters/10_conclusions", "", (0,)),)),
 )
 
 BODY = (
@@ -116,17 +116,14 @@ class Assembler:
         self.build = build
         kind = "synthetic" if build.synthetic else "confidential"
         self.parts = [part for _, parts in BODY for part in parts if part.only_on in (None, kind)]
-        self.abstract_parts = [part for _, part in ABSTRACT]
         self.tables: list[Table] = []
         self.figures: list[Figure] = []
         numbers: dict[str, str] = {}
         for part in self.parts:
-            for block in self._section(part):
-                item = block.item
-                if block.kind == "item" and item.name in part.items:
-                    (self.tables if isinstance(item, Table) else self.figures).append(item)
-                    numbers[item.name] = (f"Table {len(self.tables)}" if isinstance(item, Table)
-                                          else f"Figure {len(self.figures)}")
+            for item in self._items(part):
+                (self.tables if isinstance(item, Table) else self.figures).append(item)
+                numbers[item.name] = (f"Table {len(self.tables)}" if isinstance(item, Table)
+                                      else f"Figure {len(self.figures)}")
         wanted = {name for part in self.parts for name in part.items}
         missing = wanted - set(numbers)
         if missing:
@@ -157,13 +154,27 @@ class Assembler:
                                   f"(sections: {', '.join(repr(s) for s in page.sections)})")
         return page.sections[part.section]
 
+    def _items(self, part: Part) -> list[Table | Figure]:
+        """The part's tables and figures in the order it shows them: those of its section where they
+        stand, then those the page shows elsewhere (a page's layout may change), in page order."""
+        section = [block.item for block in self._section(part) if block.kind == "item"]
+        page = [block.item for blocks in self.build.page(part.page).sections.values() for block in blocks
+                if block.kind == "item"]
+        return [item for item in section + [i for i in page if i not in section] if item.name in part.items]
+
     def text_of(self, part: Part) -> list[str]:
         """The Markdown blocks of a part: its paragraphs (converted), tables and figures, in page order."""
         blocks, out, index = self._section(part), [], -1
+        items = self._items(part)
+        shown = [item for item in items if any(block.item is item for block in blocks)]
+
+        def show(item: Table | Figure) -> str:
+            return self.table(item) if isinstance(item, Table) else self.figure(item)
+
         for position, block in enumerate(blocks):
             if block.kind == "item":
-                if block.item.name in part.items:
-                    out.append(self.table(block.item) if isinstance(block.item, Table) else self.figure(block.item))
+                if block.item in shown:
+                    out.append(show(block.item))
                 continue
             if block.kind == "fenced":
                 continue  # the book's notes, code and file listings: not part of an article
@@ -179,15 +190,17 @@ class Assembler:
                 # "This is the rule, exactly as the code applies it:" introduced a listing left out.
                 text = re.sub(r"\s*[^.!?]*:\s*$", "", text)
             out.append(self.converter.convert(text, part.page))
-        return out
+        return out + [show(item) for item in items if item not in shown]
 
     def table(self, table: Table) -> str:
         note = f"\n\n{self.converter.convert(table.note, '')}" if table.note else ""
         return f"{table.pipe}\n\nTable: {self.numbers[table.name]}. {escape(table.caption)}{note}"
 
     def figure(self, figure: Figure) -> str:
-        return (f"![{self.numbers[figure.name]}. {escape(figure.caption)}]({FIGURES}/{figure.name}.png)"
-                f"{{#{figure.name} width=100%}}")
+        """The figure with its caption and the page's alt text (Word's description, JATS <alt-text>)."""
+        alt = figure.alt.replace("\\", "\\\\").replace('"', '\\"')
+        return (f"![{self.numbers[figure.name]}. {escape(figure.caption)}]({figure_file(figure)})"
+                f'{{#{figure.name} alt="{alt}" width=100%}}')
 
     def body(self) -> str:
         kind = "synthetic" if self.build.synthetic else "confidential"
@@ -205,7 +218,7 @@ class Assembler:
         return "\n\n".join(out) + "\n"
 
     def abstract(self) -> list[tuple[str, str]]:
-        return [(label, "\n\n".join(self.text_of(part))) for label, part in ABSTRACT]
+        return [(label, "\n\n".join(text for part in parts for text in self.text_of(part))) for label, parts in ABSTRACT]
 
     def notice(self) -> str:
         note, _ = self.build.text(NOTE_PAGE, "unpublished_note")
@@ -215,6 +228,11 @@ class Assembler:
         text = (f"**Data.** {escape(self.build.notice())} The full SHA-256 of the data file: `{sha}`. "
                 "Every number, table and figure of this manuscript is the book's, from the same build.")
         return text + (f" {escape(note)}" if note else "")
+
+
+def figure_file(figure: Figure) -> str:
+    """Where a figure is put, relative to the manuscript (and in the MECA bundle)."""
+    return f"{FIGURES}/{figure.name}{figure.path.suffix}"
 
 
 def assemble(build: Build) -> Article:

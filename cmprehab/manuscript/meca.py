@@ -16,7 +16,7 @@ MANIFEST = "manifest.xml"
 NAMESPACE = "https://manuscriptexchange.org/schema/manifest"
 XLINK = "http://www.w3.org/1999/xlink"
 DOCTYPE = '<!DOCTYPE manifest PUBLIC "-//MECA//DTD Manifest v1.0//en" "MECA_manifest.dtd">'
-MEDIA_TYPES = {".xml": "application/xml", ".png": "image/png",
+MEDIA_TYPES = {".xml": "application/xml", ".png": "image/png", ".svg": "image/svg+xml",
                ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 #: Fixed timestamp for every member: the same manuscript gives the same bytes.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)

@@ -4,7 +4,7 @@
 * ``_build/jupyter_execute/chapters/*.ipynb``: the notebooks as that build read them (their
   Markdown is the prose; myst-nb writes them without outputs) and ``_build/.jupyter_cache``:
   their executed outputs, matched on the same code (the tables as displayed, the figures);
-* ``_build/html/_images/``: the figure files the site shows (named by their SHA-256);
+* ``_build/html/_images/``: the figure files the site shows (SVG or PNG, named by their SHA-256);
 * ``_build/html/index.html``: the data notice of the banner.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Figure:
     name: str
     caption: str
     alt: str
-    #: The site's image file (``_build/html/_images/<sha256>.png``).
+    #: The site's image file (``_build/html/_images/<sha256>.svg``, or ``.png``).
     path: Path
 
 
@@ -237,9 +237,13 @@ class Build:
                 table = parse_table(data["text/markdown"])
                 if table is not None:
                     items.append(table)
-            elif "image/png" in data and figure:
-                digest = hashlib.sha256(base64.b64decode(data["image/png"])).hexdigest()
-                path = self.site / "_images" / f"{digest}.png"
+            elif figure and ("image/svg+xml" in data or "image/png" in data):
+                # The site names each image by the SHA-256 of its bytes (an SVG's text, a PNG's decoded bytes).
+                if "image/svg+xml" in data:
+                    digest, suffix = hashlib.sha256(data["image/svg+xml"].encode("utf-8")).hexdigest(), ".svg"
+                else:
+                    digest, suffix = hashlib.sha256(base64.b64decode(data["image/png"])).hexdigest(), ".png"
+                path = self.site / "_images" / f"{digest}{suffix}"
                 if not path.is_file():
                     raise ManuscriptError(f"{path}: the site has no file for figure {figure.get('name')} of {docname}")
                 alt = ((cell.metadata.get("mystnb") or {}).get("image") or {}).get("alt", "")
