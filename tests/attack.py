@@ -2,7 +2,8 @@
 
 It knows what each release says of a count ("<k": 0 to k - 1; a count r rounded to a multiple of
 k: every count released as r; withheld: anything the total allows) and that the cells of a
-partition add up to its total, and it tries every combination. Used by the disclosure tests.
+partition add up to its total, and it tries every combination. Used by the disclosure tests, and
+by the differencing attack on a whole build (test_disclosure_attack: its reading of a released count).
 """
 from __future__ import annotations
 
