@@ -127,8 +127,10 @@
       slider.step = "1";
       var start = c.mcid !== null ? c.mcid : (c.literature.length ? c.literature[0].value : c.thresholds[0]);
       slider.value = String(nearest(c, start));
-      sliderLabel.textContent = "Improvement of at least (" + (c.kind === "percent" ? "% of the start value" : c.unit) +
-        ", " + thresholdText(c, c.thresholds[0]) + " to " + thresholdText(c, c.thresholds[c.thresholds.length - 1]) + ")";
+      var first = c.thresholds[0], last = c.thresholds[c.thresholds.length - 1];
+      sliderLabel.textContent = "Improvement of at least (" + (c.kind === "percent" ? "in % of the start value" : "in " + c.unit) +
+        ", from " + formatNumber(first, c.decimals) + unitWord(c.unit, first) + " to " +
+        formatNumber(last, c.decimals) + unitWord(c.unit, last) + ")";
 
       // Marks: the literature thresholds, this build's MCID and the default, in words and on the track.
       marks.textContent = "";
