@@ -143,7 +143,7 @@
         track.appendChild(tick);
       }
       c.literature.forEach(function (m) { mark(m.value, "literature, " + m.source, "literature"); });
-      if (c.mcid !== null) mark(c.mcid, "this build's MCID", "mcid");
+      if (c.mcid !== null) mark(c.mcid, c.default === c.mcid ? "this build's MCID (the default)" : "this build's MCID", "mcid");
       if (c.default !== null && c.default !== c.mcid) mark(c.default, "the default MCID", "default");
       if (!marks.children.length) {
         marks.appendChild(element("li", {}, "No threshold of this kind is reported in the literature for this measure."));
