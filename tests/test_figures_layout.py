@@ -30,7 +30,7 @@ from cmprehab.report import book, figures, follow_up, plain_language, sensitivit
 #: Width of the book's text column on a 390 px phone, measured in Chromium (the figure is scaled to it).
 PHONE_COLUMN_PX = 342
 #: Smallest text height on that phone that a reader can still make out, in CSS pixels.
-MIN_PHONE_PX = 8.0
+MIN_PHONE_PX = 9.0
 
 #: Each figure as its chapter calls it, with what it says was never published.
 FIGURES = {
@@ -54,8 +54,6 @@ FIGURES = {
                                  "the whole curves"),
     "trajectories": (lambda c: figures.trajectories(sensitivity.trajectories(c)), "every value after the start"),
     "risk_ratios": (lambda c: figures.risk_ratios(who_benefits.risk_ratios(c)), "every estimate"),
-    "ipw_weights": (lambda c: follow_up.weights_figure(c), "every weight"),
-    "tipping_point": (lambda c: follow_up.tipping_figure(c), "every share and the tipping points"),
     "icon_arrays_discharge": (lambda c: plain_language.icon_arrays(plain_language.frequencies(c), "discharge"), ""),
     "icon_arrays_1y": (lambda c: plain_language.icon_arrays(plain_language.frequencies(c), "1y"),
                        "every number of this picture"),
@@ -91,7 +89,11 @@ def texts(fig) -> list:
         if ax.axison:  # an axis turned off draws no labels or ticks
             found += [ax.xaxis.label, ax.yaxis.label]
             for axis in (ax.xaxis, ax.yaxis):
-                found += [tick.label1 for tick in axis.get_major_ticks() + axis.get_minor_ticks()]
+                low, high = sorted(axis.get_view_interval())
+                span = high - low
+                # matplotlib draws only the ticks inside the axis limits
+                found += [tick.label1 for tick in axis.get_major_ticks() + axis.get_minor_ticks()
+                          if low - 1e-9 * span <= tick.get_loc() <= high + 1e-9 * span]
         if ax.get_legend():
             found += ax.get_legend().get_texts()
     return [t for t in found if _shown(t)]
@@ -101,8 +103,9 @@ def legends(fig) -> list:
     return [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
 
 
-def overlap(a, b, tolerance: float = 1.0) -> bool:
-    """Two display boxes share more than `tolerance` pixels in both directions."""
+def overlap(a, b, tolerance: float = -1.0) -> bool:
+    """Two display boxes come closer than a pixel apart (share more than `tolerance` pixels) in both
+    directions: texts that touch read as one ("n=232n=178")."""
     return (min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance) and (min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance)
 
 

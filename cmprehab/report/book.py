@@ -214,7 +214,7 @@ def stamp(fig, unpublished: str = "") -> None:
 
 
 #: The stamp's text size in points: as small as a figure's smallest text (`figures.TEXT_SIZE`).
-STAMP_SIZE = 9.5
+STAMP_SIZE = 10
 
 
 def _wrap_lines(text: str, fig, size: float) -> str:

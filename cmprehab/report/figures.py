@@ -23,7 +23,7 @@ from .disclosure import Policy
 #: Width that stays legible on a phone when the image is scaled to the screen.
 WIDTH = 5.2
 #: Smallest text of a figure, in points: about 9 CSS pixels once a WIDTH-wide figure fills a phone's column.
-TEXT_SIZE = 9.5
+TEXT_SIZE = 10.5
 #: Histogram bins: fixed, so that no edge is one patient's value; the last bin holds
 #: everything from its lower edge up (top-coded).
 PAIN_YEARS_BINS = 2.0 ** np.arange(-2, 5.6, 0.5)  # 0.25 to 45 years, two bins per doubling; last from 32
@@ -126,7 +126,7 @@ def program(cohort: pd.DataFrame) -> plt.Figure:
 #: Width of each bar of the MCID figure (two bars per measure: discharge, 1 year).
 MCID_BAR_WIDTH = 0.38
 #: The forest plot's axis (risk ratios; beyond it an interval ends in an arrowhead) and its ticks.
-RR_AXIS = (0.25, 4.0)
+RR_AXIS = (1 / 3, 3.0)
 RR_TICKS = (0.5, 1, 2)
 
 
@@ -147,9 +147,12 @@ def mcid(table: pd.DataFrame) -> plt.Figure:
                 _withheld_note(ax, xi, 2, f"n={n}" if n != disclosure.WITHHELD else "n/a", ha="center",
                                va="bottom", rotation=90)
             else:
-                ax.text(xi, 2, f"{value:.0f} %\nn={n}", ha="center", va="bottom", fontsize=TEXT_SIZE, color="white",
+                ax.text(xi, 2, f"{value:.0f}", ha="center", va="bottom", fontsize=TEXT_SIZE, color="white",
                         fontweight="bold")
-    ax.set_xticks(np.arange(len(measures)), measures)
+    # How many patients each bar is of, under the measure's name (in the bars they would not fit a phone).
+    measured = {m: " / ".join(str(n) for n in table[table["measure"] == m]["of"]) for m in measures}
+    ax.set_xticks(np.arange(len(measures)), [f"{m}\n{measured[m]}" for m in measures])
+    ax.set_xlabel(f"Patients measured: {' / '.join(times)}", fontsize=TEXT_SIZE)
     ax.set_ylim(0, 100)
     ax.set_ylabel(f"Reached the MCID, % ({study.current().ci_label})")
     ax.axhline(50, color="grey", linewidth=0.8, linestyle=":")
@@ -364,7 +367,7 @@ def combinations(table: pd.DataFrame) -> plt.Figure:
     counts = disclosure.numeric(rows["patients"]).to_numpy()
     bars.bar(x, np.nan_to_num(counts), color=config.PALETTE[0])
     for xi, n in zip(x, rows["patients"]):
-        bars.text(xi, 0.5, str(n), ha="center", va="bottom", fontsize=TEXT_SIZE, color="white", fontweight="bold")
+        bars.text(xi, 0.5, str(n), ha="center", va="bottom", fontsize=TEXT_SIZE, color="white")
     bars.set_ylabel("Patients")
     for xi, members in zip(x, rows["members"]):
         used = [columns.index(c) for c in members]
@@ -376,7 +379,7 @@ def combinations(table: pd.DataFrame) -> plt.Figure:
                     fontsize=TEXT_SIZE)
     dots.invert_yaxis()
     dots.set_xticks(x, [f"{i + 1}" for i in x])
-    dots.set_xlabel("Combination (the table below names each)")
+    dots.set_xlabel("Combination\n(the table below names each)", fontsize=11)
     dots.grid(False)
     fig.tight_layout()
     return fig
@@ -392,7 +395,7 @@ def risk_ratios(table: pd.DataFrame) -> plt.Figure:
     named = table.assign(label=[f"{p}: {lvl}" if lvl else p for p, lvl in zip(table["predictor"], table["level"])])
     labels = list(dict.fromkeys(named["label"]))
     row = {label: len(labels) - 1 - i for i, label in enumerate(labels)}  # first label at the top
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(WIDTH, 0.48 * len(labels) + 1.4), sharey=True,
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(WIDTH, 0.58 * len(labels) + 1.4), sharey=True,
                              squeeze=False)
     low_end, high_end = RR_AXIS
     for ax, outcome in zip(axes[0], outcomes):
