@@ -153,3 +153,13 @@ def test_on_confidential_data_frequencies_come_from_released_counts(default_coho
         share = released.loc[(row["stem"], row["timepoint"])]
         assert row["per_100"] == plain_language.of_100(share["%"])
         assert row["measured"] == share["of"] and share["of"] % params.current().disclosure.k == 0  # released
+
+
+def test_a_time_point_nobody_was_measured_at_says_so(default_cohort):
+    """On synthetic data "no patient"; on confidential data the released label ("<5") says only
+    "too few", as disclosure control shows it."""
+    cohort = default_cohort.assign(**{f"{stem}_1y": np.nan for stem in INSTRUMENTS})
+    for data, said in ((cohort, "no patient was measured"), (as_confidential(cohort), "too few patients")):
+        results = plain_language.page_results(data)
+        assert said in results["plain_nprs_1y"].text
+        assert results["plain_nprs_1y_range"].text == ""

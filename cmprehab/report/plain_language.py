@@ -87,6 +87,8 @@ def frequencies(cohort: pd.DataFrame) -> pd.DataFrame:
 def sentence(row: dict, mark: str = "") -> str:
     """'Of 100 patients like these, about 45 had clearly less pain at the end of their rehabilitation;
     about 55 did not.' `mark` (a dagger) follows the number when it was never published."""
+    if not row["shown"] and row["measured"] == 0:
+        return f"For {row['what']} {row['when']}, no patient was measured, so there is no number to show."
     if not row["shown"]:
         return (f"For {row['what']} {row['when']}, too few patients were measured to show a number without "
                 "risking that someone could be recognised.")
