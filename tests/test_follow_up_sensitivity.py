@@ -104,11 +104,14 @@ def test_confidential_data_show_no_single_weight_and_coarse_shares(default_cohor
     table = follow_up.missing_data(real).set_index(["measure", "method"])
     curve = follow_up.delta_curve(real)
     for stem, instrument in INSTRUMENTS.items():
-        n = int(real[f"{stem}_start"].notna().sum())
+        n = disclosure.released(int(real[f"{stem}_start"].notna().sum()), policy)  # the step shows n: as released
         step = 100 * policy.k / n
         for value in (table.loc[(instrument.short, follow_up.MI), "%"],
                       *curve[curve["stem"] == stem]["%"].sample(20, random_state=1)):
             assert value / step == pytest.approx(round(value / step), abs=1e-9)  # as k of n patients would be
+        weighted = table.loc[(instrument.short, follow_up.IPW)]
+        step = 100 * policy.k / weighted["n"]
+        assert weighted["%"] / step == pytest.approx(round(weighted["%"] / step), abs=1e-9)
 
 
 def test_weights_figure_draws_no_bin_of_fewer_than_k_patients(default_cohort):

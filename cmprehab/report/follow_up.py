@@ -210,10 +210,14 @@ def ipw_covariates(params: Params) -> tuple[str, ...]:
 
 def coarse(pct: float, n: int, policy: Policy) -> float:
     """A share computed from more than counts (imputed, weighted) at the precision of released counts:
-    on confidential data rounded to a multiple of 100 k / n percent, as k of n patients would be."""
+    on confidential data rounded to a multiple of 100 k / n percent, n as released (`released`: the
+    exact n would show through the step), as k of n patients would be."""
     if not policy.active or not isinstance(pct, float) or math.isnan(pct) or not n:
         return pct
-    step = 100 * policy.k / n
+    shown = disclosure.released(int(n), policy)
+    if isinstance(shown, str) or not shown:
+        return pct
+    step = 100 * policy.k / shown
     return float(min(100.0, max(0.0, step * round(pct / step))))
 
 
@@ -250,9 +254,10 @@ def missing_data(cohort: pd.DataFrame, params: Params | None = None, policy: Pol
                 shown.update({"n": n_label or WITHHELD, "%": WITHHELD, "CI low": WITHHELD, "CI high": WITHHELD})
             elif share is not None:  # from the released counts
                 shown.update({"n": share.n, "%": share.pct, "CI low": share.low, "CI high": share.high})
-            else:
-                shown.update({"n": disclosure.released(int(row["n"]), policy), "%": row["%"],
-                              "CI low": row["CI low"], "CI high": row["CI high"]})
+            else:  # weighted or imputed: on confidential data at the precision of released counts
+                n = int(row["n"])
+                shown.update({"n": disclosure.released(n, policy), "%": coarse(row["%"], n, policy),
+                              "CI low": coarse(row["CI low"], n, policy), "CI high": coarse(row["CI high"], n, policy)})
             rows.append(shown)
     return pd.DataFrame(rows)
 
