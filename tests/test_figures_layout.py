@@ -54,6 +54,8 @@ FIGURES = {
                                  "the whole curves"),
     "trajectories": (lambda c: figures.trajectories(sensitivity.trajectories(c)), "every value after the start"),
     "risk_ratios": (lambda c: figures.risk_ratios(who_benefits.risk_ratios(c)), "every estimate"),
+    "ipw_weights": (lambda c: follow_up.weights_figure(c), "every weight"),
+    "tipping_point": (lambda c: follow_up.tipping_figure(c), "every share and the tipping points"),
     "icon_arrays_discharge": (lambda c: plain_language.icon_arrays(plain_language.frequencies(c), "discharge"), ""),
     "icon_arrays_1y": (lambda c: plain_language.icon_arrays(plain_language.frequencies(c), "1y"),
                        "every number of this picture"),
