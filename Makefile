@@ -25,9 +25,10 @@ MATHJAX_FILES := tex-chtml.js output/chtml/fonts input/tex/extensions ui a11y \
 BOOK_ARGS ?=
 
 # Debian packages the browser tests and the PDF need: Chromium (Playwright drives it; it
-# cannot download a browser of its own), fontconfig (fc-list: which glyphs the fonts have)
-# and poppler-utils (pdftotext: the PDF read back).
-SYSTEM_PACKAGES := chromium fontconfig poppler-utils
+# cannot download a browser of its own), fontconfig (fc-list: which glyphs the fonts have),
+# poppler-utils (pdftotext: the PDF read back) and librsvg2-bin (rsvg-convert: pandoc turns the
+# SVG figures into the PNG copies a Word manuscript carries for readers without SVG support).
+SYSTEM_PACKAGES := chromium fontconfig poppler-utils librsvg2-bin
 # The whole book as one PDF: _build/pdf/$(PDF_NAME), linked from every page of the site.
 PDF_NAME := cmprehab-book.pdf
 
@@ -78,8 +79,8 @@ $(MATHJAX_STAMP): package.json package-lock.json
 # Elsewhere it names what to install and stops; with chromium on PATH and no dpkg it passes.
 system-deps:
 	@if ! command -v dpkg-query >/dev/null; then \
-	  command -v chromium >/dev/null && command -v fc-list >/dev/null && command -v pdftotext >/dev/null && exit 0; \
-	  echo "system-deps: install Chromium, fontconfig (fc-list) and poppler (pdftotext) with your package manager" >&2; exit 1; \
+	  command -v chromium >/dev/null && command -v fc-list >/dev/null && command -v pdftotext >/dev/null && command -v rsvg-convert >/dev/null && exit 0; \
+	  echo "system-deps: install Chromium, fontconfig (fc-list), poppler (pdftotext) and librsvg (rsvg-convert) with your package manager" >&2; exit 1; \
 	fi; \
 	missing=""; \
 	for p in $(SYSTEM_PACKAGES); do \
@@ -108,7 +109,7 @@ pdf: venv vendor system-deps
 # nothing changed but the footer's links), then _build/manuscript/ (manuscript.docx, manuscript.xml
 # (JATS), manuscript-meca.zip) from that build's results, tables and figures, put beside the PDF in
 # the site, whose every page links them. pandoc comes with pypandoc-binary: nothing is downloaded.
-manuscript: venv vendor
+manuscript: venv vendor system-deps
 	CMPREHAB_BOOK_MANUSCRIPT=yes $(PY) -m cmprehab.build $(BOOK_ARGS)
 	$(PY) -m cmprehab.manuscript
 
