@@ -190,8 +190,12 @@ def check(app) -> None:
 
 
 def footer_link(app, pagename, templatename, context, doctree) -> None:
-    context["cite_this_href"] = (context["pathto"](CITE_PAGE) + f"#{ANCHOR}"
-                                 if CITE_PAGE in app.env.all_docs and "pathto" in context else "")
+    if CITE_PAGE not in app.env.all_docs or "pathto" not in context:
+        context["cite_this_href"] = ""
+    elif pagename == CITE_PAGE:  # pathto() gives "#" for the page itself
+        context["cite_this_href"] = f"#{ANCHOR}"
+    else:
+        context["cite_this_href"] = context["pathto"](CITE_PAGE) + f"#{ANCHOR}"
 
 
 def setup(app):

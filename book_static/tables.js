@@ -2,7 +2,7 @@
 // A reader must see that they do: when a table is wider than its box, a line above it says so,
 // and a shadow on the box's right edge shows that columns are hidden there (it goes once the
 // table is scrolled to its end). The first column (the rows' labels) stays in view while the
-// rest scrolls (book_static/cmprehab.css). Marked again whenever the page is resized.
+// rest scrolls (book_static/cmprehab.css).
 (() => {
   const HINT = "Scroll the table sideways for more columns \u2192";
 
@@ -30,16 +30,24 @@
     wrapper.previousElementSibling.hidden = !hidden;
   }
 
-  function markAll() {
-    document.querySelectorAll("article .pst-scrollable-table-container").forEach(mark);
+  // Marked again whenever a box or its table changes size: the window is resized, or fonts and
+  // MathJax set the table's width after the page has loaded.
+  const watcher = new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      const box = entry.target.closest(".pst-scrollable-table-container");
+      if (box) mark(box);
+    }
+  });
+
+  function start() {
+    document.querySelectorAll("article .pst-scrollable-table-container").forEach((box) => {
+      mark(box);
+      watcher.observe(box);
+      const table = box.querySelector(":scope > table");
+      if (table) watcher.observe(table);
+    });
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", markAll);
-  else markAll();
-  window.addEventListener("load", markAll);  // after fonts and MathJax have set the widths
-  let pending = null;
-  window.addEventListener("resize", () => {
-    cancelAnimationFrame(pending);
-    pending = requestAnimationFrame(markAll);
-  });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
