@@ -49,8 +49,8 @@ CHANGED = "mcid.nprs.threshold=1"
 ID_PREFIX = "LEAKCHECK-"
 N_PATIENTS = 270  # about the committed 274, a multiple of k: its released count is its own, not the default book's
 #: One patient's planted values: rare enough that finding them anywhere means a leak.
-#: (66.8: no share a/b of fewer than 120 patients prints as 66.8 %; 67.9 = 19/28 did, on this cohort.)
-PLANTED = {"age": "99", "bmi": "66.8", "pain_duration_days": "31417", "n_sessions": "83", "program_days": "1733"}
+#: (two decimals: the sensitivity page lists thresholds 0.0 to 100.0 in steps of 0.1, so 67.9 was there.)
+PLANTED = {"age": "99", "bmi": "66.85", "pain_duration_days": "31417", "n_sessions": "83", "program_days": "1733"}
 #: Rare levels planted (issue 17): (column, level, how many patients have it, the level the others
 #: get instead). Each count is below k, so no release may let it be computed.
 RARE_LEVELS = [("sex", "male", 3, "female"), ("pain_distribution", "generalized", 2, "regional"),

@@ -32,7 +32,7 @@ from site_html import Page, site_pages, text_of
 from test_book_html import PAGE_RESULTS, glue_roles
 
 #: The planted values as they could be printed, as whole tokens (not inside a hash or another number).
-PLANTED_TEXTS = [re.compile(rf"(?<![\w.]){re.escape(v)}(?![\w]|\.\d)") for v in ("31417", "1733", "66.8")]
+PLANTED_TEXTS = [re.compile(rf"(?<![\w.]){re.escape(v)}(?![\w]|\.\d)") for v in ("31417", "1733", "66.85")]
 DATA_URI = re.compile(r"data:([a-z/+-]+);base64,([A-Za-z0-9+/=]+)")
 
 
@@ -83,7 +83,7 @@ def test_the_scan_finds_what_it_looks_for(tmp_path):
     """The leak scan itself: a CSV download, a notebook output and plain text are all read."""
     csv = base64.b64encode(f"id,x\n{ID_PREFIX}0001-Q,1\n".encode()).decode()
     (tmp_path / "page.html").write_text(f'<a href="data:text/csv;base64,{csv}">x</a> 31417 days')
-    (tmp_path / "nb.ipynb").write_text(json.dumps({"cells": [{"outputs": [{"data": {"text/plain": "bmi 66.8"}}]}]}))
+    (tmp_path / "nb.ipynb").write_text(json.dumps({"cells": [{"outputs": [{"data": {"text/plain": "bmi 66.85"}}]}]}))
     (tmp_path / "ok.html").write_text('<img src="_images/31417abc.png"> 1733.5 and 0.1733 are other numbers')
     (tmp_path / "row.txt").write_text("45,female,25.1,0")
     found = leaks_in(sorted(tmp_path.iterdir()), ["45,female,25.1,0"], tmp_path)
@@ -147,7 +147,7 @@ def test_the_output_check_report_is_beside_the_site_and_holds_no_patient_data(ou
         "output-check" in path.as_posix() or "Output check for the data controller" in path.read_text(errors="replace")
         for path in site.rglob("*.html")), "the controller's report reached the site"
     text = json.dumps(made) + page
-    for fragment in (ID_PREFIX, COHORT_NAME, "secret", perturbed_data().parent.name, "31417", "66.8"):
+    for fragment in (ID_PREFIX, COHORT_NAME, "secret", perturbed_data().parent.name, "31417", "66.85"):
         assert fragment not in text, fragment
     kinds = {line["kind"] for line in made["artefacts"]}
     assert {"table", "figure", "glued numbers"} <= kinds
