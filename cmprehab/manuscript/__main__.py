@@ -11,7 +11,7 @@ from .. import config
 from . import DOCX, FIGURES, FOLDER, JATS, MARKDOWN, MECA, ManuscriptError, article, meca
 from .source import Build
 
-#: The journal's reference style (BioMed Central, CSL 1.0; source and licence in manuscript/README.md).
+# The journal's reference style (BioMed Central, CSL 1.0; source and licence in manuscript/README.md).
 CSL = config.ROOT / "manuscript" / "biomed-central.csl"
 BIBLIOGRAPHY = config.ROOT / "references.bib"
 #: Where the site keeps downloads (beside the PDF), linked from every page's footer.
