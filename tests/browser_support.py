@@ -153,6 +153,27 @@ AXE_RUN_JS = """async () => {
 }"""
 
 
+
+def launched_chromium():
+    """Debian's Chromium under Playwright, for a module's `browser` fixture (a generator: it yields
+    the browser and closes it). Fails with what to do when there is no Chromium."""
+    import pytest
+
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make system-deps` (Debian's chromium) or set $CHROMIUM",
+                    pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    except Exception:
+        playwright.stop()
+        raise
+    yield launched
+    launched.close()
+    playwright.stop()
+
 def axe_script() -> str:
     """axe-core as shipped by axe-playwright-python."""
     from axe_playwright_python.sync_playwright import Axe

@@ -47,10 +47,10 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 
 from books import PDF_NAME, BuildFailed, default_book
-from browser_support import (AXE_RUN_JS, BROKEN_WORDS_JS, CHROMIUM, IMAGES_JS, LAUNCH_ARGS, LINKS_JS, OVERFLOW_JS,
+from browser_support import (AXE_RUN_JS, BROKEN_WORDS_JS, IMAGES_JS, LINKS_JS, OVERFLOW_JS,
                              RIGHTMOST_TRACED_JS, SETTLED_JS, SPLIT_NUMBERS_JS, TABLE_CUES_JS, TABLES_JS, TEXT_JS,
                              TOOLTIP_FITS_JS, VISIBLE_COUNT_JS, axe_script, describe, font_has, missing_glyphs,
-                             pdf_images_per_page, pdf_pages_text, squeeze)
+                             launched_chromium, pdf_images_per_page, pdf_pages_text, squeeze)
 from cmprehab import config
 from cmprehab.provenance import data_fingerprint
 from scripts.book_pdf import SITE_ONLY_PAGES
@@ -134,20 +134,7 @@ def served(book, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"no Chromium at {CHROMIUM}: run `make system-deps` (Debian's chromium) or set $CHROMIUM",
-                    pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    try:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-    except Exception:
-        playwright.stop()
-        raise
-    yield launched
-    launched.close()
-    playwright.stop()
+    yield from launched_chromium()
 
 
 # --- one visit per page and width ---------------------------------------------------------------

@@ -9,14 +9,13 @@ Every wait is for a state (the widget's data-ready flag, an output's text), neve
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from books import BuildFailed, default_book
-from browser_support import AXE_RUN_JS, CHROMIUM, LAUNCH_ARGS, SETTLED_JS, axe_script
+from browser_support import AXE_RUN_JS, SETTLED_JS, axe_script, launched_chromium
 from cmprehab import params
 from cmprehab.data.cohort import load_cohort
 from cmprehab.report import sensitivity
@@ -51,19 +50,7 @@ def served(site, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"no Chromium at {CHROMIUM}: run `make system-deps` or set $CHROMIUM", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    try:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-    except Exception:
-        playwright.stop()
-        raise
-    yield launched
-    launched.close()
-    playwright.stop()
+    yield from launched_chromium()
 
 
 @pytest.fixture(params=list(WIDTHS))
