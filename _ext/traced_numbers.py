@@ -94,10 +94,23 @@ def _shown(value: float, text: str) -> str:
     return f"{shown}\u00a0%" if "%" in text else shown
 
 
+#: A pasted number is a setting, not a result, when it comes from the study parameters, an
+#: instrument's record or a constant of the code (an UPPER_CASE name): e.g. m = 20 imputations.
+SETTING_SOURCES = ("params.", "instruments.")
+SETTING = "A setting of this book's analysis (a study parameter or a rule of the code), not a result from the data."
+
+
+def is_setting(row: dict) -> bool:
+    source = row.get("source") or ""
+    return source.startswith(SETTING_SOURCES) or source.rsplit(".", 1)[-1].isupper()
+
+
 def reader_sentence(row: dict, synthetic: bool | None) -> str:
     """What a reader needs first: was this number published, and where does this one come from?
     (`synthetic`: the build's data, None when unknown.)"""
     published, status = row.get("published"), row.get("audit_status") or ""
+    if published is None and is_setting(row):
+        return SETTING
     if published is None or status == "not published (assumption)":
         first = "Not reported by the study"
         if synthetic:
@@ -164,6 +177,8 @@ CALL = re.compile(r"\b([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\s*\(")
 PACKAGES = ("cmprehab.report", "cmprehab.analysis", "cmprehab.data", "cmprehab")
 #: Plumbing every page calls (loading, gluing, showing): not what made a table or a figure.
 PLUMBING = "cmprehab.report.book"
+#: Functions a cell calls to read a setting (a caption's confidence level): they compute nothing.
+READERS = {"cmprehab.params.current"}
 
 
 @cache
@@ -183,7 +198,7 @@ def package_function(module: str, name: str) -> str | None:
 def cell_functions(code: str) -> list[str]:
     """The package functions a cell's code calls, in order, each once."""
     found = [package_function(module, name) for module, name in CALL.findall(code)]
-    return list(dict.fromkeys(f for f in found if f))
+    return list(dict.fromkeys(f for f in found if f and f not in READERS))
 
 
 def link_cells_to_functions(app, doctree: nodes.document, docname: str) -> None:

@@ -117,7 +117,8 @@ def stamp_inputs(data: Path, data_sha256: str, params_json: str) -> dict[str, by
 def site_sources(root: Path = config.ROOT) -> dict[str, bytes]:
     """What jupyter-book reads besides the executed results: configuration, pages, extensions,
     static files (the vendored MathJax by its stamp) and the environment that changes a page."""
-    files = [root / "_config.yml", root / "_toc.yml", root / "references.bib"]
+    # CITATION.cff: the "Cite this" block and its BibTeX/RIS downloads are made from it (_ext/cite_this.py)
+    files = [root / "_config.yml", root / "_toc.yml", root / "references.bib", root / "CITATION.cff"]
     for folder in ("chapters", "_ext", "book_static"):
         files += sorted(path for path in (root / folder).rglob("*") if path.is_file()
                         and "mathjax" not in path.relative_to(root).parts[:2]

@@ -322,6 +322,17 @@ def test_a_tooltip_speaks_to_readers_first(default_site):
         assert tip.get_text().index(reader) < tip.get_text().index("computed by"), tip.get_text()
 
 
+def test_a_setting_is_not_called_a_result_of_the_generator(default_site):
+    """m = 20 imputed data sets, the events-per-coefficient bar and k are rules of the analysis:
+    their tooltips say so, not 'the value comes from the generator'."""
+    tips = {span.find("span", class_="trace").select_one(".trace-name").get_text():
+            span.select_one(".trace-reader").get_text()
+            for span in default_site.page("02_methods").soup.select("span.pasted-text.traced")}
+    for name in ("mi_m", "epv_min", "suppression_k"):
+        assert tips[name].startswith("A setting of this book's analysis"), (name, tips[name])
+    assert any(tip.startswith("Not reported by the study") or tip.startswith("Published: ") for tip in tips.values())
+
+
 def test_cite_this_is_made_from_citation_cff(default_site):
     """The references page cites this report and the study as CITATION.cff gives them, and its
     BibTeX and RIS files (at the root of the site) hold both."""
@@ -498,3 +509,11 @@ def test_a_changed_mcid_is_named_on_every_page_and_in_the_methods(perturbed_site
 def test_a_changed_mcid_changes_the_threshold_the_outcomes_page_states(perturbed_site, default_site):
     changed, default = dict(glued(perturbed_site, "05_outcomes")), dict(glued(default_site, "05_outcomes"))
     assert changed["threshold_nprs"] == "1 point" and default["threshold_nprs"] == "2 points"
+
+
+def test_made_by_lines_name_what_computed_not_the_settings_read(default_site):
+    """A caption reads the confidence level with params.current(); that is not what made the table."""
+    named = {name: [line.get_text(" ", strip=True) for line in default_site.page(name).soup.select(".cell-functions")]
+             for name in PAGE_RESULTS}
+    assert sum(map(len, named.values())) > 10, "no 'Made by' lines found"
+    assert not {name: lines for name, lines in named.items() if any("params.current" in line for line in lines)}

@@ -280,7 +280,7 @@ def test_a_rebuild_with_nothing_changed_stops_at_once_and_any_source_change_rend
 def test_the_site_sources_are_what_jupyter_book_reads(monkeypatch):
     monkeypatch.setenv(config.PDF_ENV_VAR, "book.pdf")
     sources = build.site_sources()
-    for name in ("_config.yml", "_toc.yml", "references.bib", "chapters/05_outcomes.ipynb", "chapters/api.md",
+    for name in ("_config.yml", "_toc.yml", "references.bib", "CITATION.cff", "chapters/05_outcomes.ipynb", "chapters/api.md",
                  "_ext/traced_numbers.py", "book_static/cmprehab.css"):
         assert sources[name] == (config.ROOT / name).read_bytes(), name
     assert sources["$" + config.PDF_ENV_VAR] == b"book.pdf"

@@ -505,8 +505,9 @@ def _limitations(page: Page, cohort: pd.DataFrame) -> None:
     page.text("generator_relation", "On the synthetic cohort this relation is the generator's: it was built in, "
               "not observed." if page.synthetic else "This relation is the data's own.", "results.Page.synthetic")
     literature = sensitivity_report.literature(cohort)
-    _share_range(page, "literature_nprs_range", literature[(literature["measure"] == "NPRS")
-                                                           & (literature["time"] == "1 year")], "sensitivity.literature")
+    nprs_1y = literature[(literature["measure"] == "NPRS") & (literature["time"] == "1 year")]
+    _share_range(page, "literature_nprs_range", nprs_1y, "sensitivity.literature")
+    page.text("literature_nprs_anchors", sensitivity_report.anchors_of(nprs_1y), "sensitivity.anchors_of")
     page.patients("n_discharge", _n_with_any(cohort, "discharge", disclosure.policy(cohort)), "results._n_with_any",
                   unpublished=True)
     discharge = page.results["n_discharge"].value

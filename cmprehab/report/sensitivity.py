@@ -537,12 +537,14 @@ def sensitivity_results(cohort: pd.DataFrame) -> dict:
 
 
 def anchors_page(cohort: pd.DataFrame | None = None) -> dict:
-    """The anchor of each MCID in force, for the Methods page and the glossary, and the number of
-    imputed data sets the Methods page names (`analysis.imputation.M`); the cohort is not used."""
-    from ..analysis import imputation
+    """The anchor of each MCID in force, for the Methods page and the glossary, the number of
+    imputed data sets the Methods page names (`analysis.imputation.M`) and the events per
+    coefficient below which it calls an adjusted estimate unstable; the cohort is not used."""
+    from ..analysis import imputation, predictors
     from .results import Page  # results imports this module
 
     page = Page(None, anchors_page)
     anchor_results(page)
     page.count("mi_m", imputation.M, "analysis.imputation.M")
+    page.count("epv_min", predictors.EVENTS_PER_COEFFICIENT_MIN, "analysis.predictors.EVENTS_PER_COEFFICIENT_MIN")
     return page.results
