@@ -174,6 +174,32 @@ def launched_chromium():
     launched.close()
     playwright.stop()
 
+
+#: The two readers the browser tests are: a phone in dark mode and a desktop in light mode.
+WIDTHS = {
+    "390": dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=1,
+                color_scheme="dark"),
+    "1280": dict(viewport={"width": 1280, "height": 800}, device_scale_factor=1, color_scheme="light"),
+}
+
+
+def new_context(browser, served, width: str):
+    """A browser context at `width` in which every request to another host than `served` is aborted
+    and recorded; returns the context and the list of those requests."""
+    context = browser.new_context(**WIDTHS[width])
+    context.set_default_timeout(30_000)
+    offsite: list[str] = []
+
+    def only_local(route):
+        if served.is_local(route.request.url):
+            route.continue_()
+        else:
+            offsite.append(route.request.url)
+            route.abort("blockedbyclient")
+
+    context.route("**/*", only_local)
+    return context, offsite
+
 def axe_script() -> str:
     """axe-core as shipped by axe-playwright-python."""
     from axe_playwright_python.sync_playwright import Axe

@@ -50,7 +50,7 @@ from books import PDF_NAME, BuildFailed, default_book
 from browser_support import (AXE_RUN_JS, BROKEN_WORDS_JS, IMAGES_JS, LINKS_JS, OVERFLOW_JS,
                              RIGHTMOST_TRACED_JS, SETTLED_JS, SPLIT_NUMBERS_JS, TABLE_CUES_JS, TABLES_JS, TEXT_JS,
                              TOOLTIP_FITS_JS, VISIBLE_COUNT_JS, axe_script, describe, font_has, missing_glyphs,
-                             launched_chromium, pdf_images_per_page, pdf_pages_text, squeeze)
+                             WIDTHS, launched_chromium, new_context, pdf_images_per_page, pdf_pages_text, squeeze)
 from cmprehab import config
 from cmprehab.provenance import data_fingerprint
 from scripts.book_pdf import SITE_ONLY_PAGES
@@ -59,11 +59,6 @@ from site_html import Page
 
 ROOT = config.ROOT
 
-WIDTHS = {
-    "390": dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=1,
-                color_scheme="dark"),
-    "1280": dict(viewport={"width": 1280, "height": 800}, device_scale_factor=1, color_scheme="light"),
-}
 #: Impacts axe-core rates that fail the test.
 FAILING_IMPACTS = {"serious", "critical"}
 #: A word the search must find, and a page it must list (the word is checked to be on that page).
@@ -169,23 +164,6 @@ class Visit:
     split_numbers: list[str] = field(default_factory=list)
     tooltip: dict = field(default_factory=dict)
     banner: dict = field(default_factory=dict)
-
-
-def new_context(browser, served, width: str):
-    """A browser context in which every request to another host is aborted and recorded."""
-    context = browser.new_context(**WIDTHS[width])
-    context.set_default_timeout(30_000)
-    offsite: list[str] = []
-
-    def only_local(route):
-        if served.is_local(route.request.url):
-            route.continue_()
-        else:
-            offsite.append(route.request.url)
-            route.abort("blockedbyclient")
-
-    context.route("**/*", only_local)
-    return context, offsite
 
 
 def overflow_report(page) -> list[str]:

@@ -15,17 +15,13 @@ from pathlib import Path
 import pytest
 
 from books import BuildFailed, default_book
-from browser_support import AXE_RUN_JS, SETTLED_JS, axe_script, launched_chromium
+from browser_support import AXE_RUN_JS, SETTLED_JS, WIDTHS, axe_script, launched_chromium, new_context
 from cmprehab import params
 from cmprehab.data.cohort import load_cohort
 from cmprehab.report import sensitivity
 from scripts.local_server import LocalServer
 
 PAGE = "chapters/07_sensitivity.html"
-WIDTHS = {
-    "390": dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, color_scheme="dark"),
-    "1280": dict(viewport={"width": 1280, "height": 800}, color_scheme="light"),
-}
 FAILING_IMPACTS = {"serious", "critical"}
 
 #: axe-core on the explorer alone (its own rules, as AXE_RUN_JS runs them on the whole page).
@@ -56,18 +52,8 @@ def browser():
 @pytest.fixture(params=list(WIDTHS))
 def page(request, browser, served):
     """The thresholds page, its explorer built; requests to any other host are aborted and recorded."""
-    context = browser.new_context(**WIDTHS[request.param])
-    context.set_default_timeout(30_000)
-    offsite, errors = [], []
-
-    def only_local(route):
-        if served.is_local(route.request.url):
-            route.continue_()
-        else:
-            offsite.append(route.request.url)
-            route.abort("blockedbyclient")
-
-    context.route("**/*", only_local)
+    context, offsite = new_context(browser, served, request.param)
+    errors = []
     tab = context.new_page()
     tab.on("pageerror", lambda error: errors.append(str(error)))
     tab.goto(served.base + PAGE, wait_until="load")

@@ -172,12 +172,10 @@ def literature_shares(cohort: pd.DataFrame, thresholds: Mapping[str, Sequence[Li
                        "threshold": threshold, "label": label, "basis": basis, "source": item.source,
                        "cite": item.cite}
                 if math.isnan(threshold):
-                    n = int((start.notna() & later.notna()).sum())
-                    row.update({"k": math.nan, "n": n, "%": math.nan, "CI low": math.nan, "CI high": math.nan})
+                    row.update(_share_columns(None, int((start.notna() & later.notna()).sum()), confidence))
                 else:
                     reached = mcid_reached(start, later, stem, threshold, definition).dropna()
-                    p = proportion(int(reached.sum()), int(len(reached)), confidence)
-                    row.update({"k": p.k, "n": p.n, "%": p.pct, "CI low": p.low, "CI high": p.high})
+                    row.update(_share_columns(reached, len(reached), confidence))
                 rows.append(row)
     return pd.DataFrame(rows, columns=["measure", "stem", "time", "timepoint", "definition", "anchor", "value",
                                        "threshold", "label", "basis", "source", "cite", "k", "n", "%", "CI low",
@@ -271,11 +269,10 @@ def deterioration(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], confidence
                 row = {"measure": instrument.short, "stem": stem, "time": TIMEPOINTS[time].label, "timepoint": time,
                        "criterion": criterion, "threshold": words, "source": source}
                 if value is None:
-                    row.update({"k": math.nan, "n": n, "%": math.nan, "CI low": math.nan, "CI high": math.nan})
+                    row.update(_share_columns(None, n, confidence))
                 else:
                     flags = worsened(start, later, stem, value, definition).dropna()
-                    p = proportion(int(flags.sum()), int(len(flags)), confidence)
-                    row.update({"k": p.k, "n": p.n, "%": p.pct, "CI low": p.low, "CI high": p.high})
+                    row.update(_share_columns(flags, len(flags), confidence))
                 rows.append(row)
     return pd.DataFrame(rows, columns=["measure", "stem", "time", "timepoint", "criterion", "threshold", "source",
                                        "k", "n", "%", "CI low", "CI high"])
@@ -314,3 +311,12 @@ def composite_responders(cohort: pd.DataFrame, mcid: Mapping[str, McidRule], con
                          "CI high": p.high, "none": n - int(flags.any(axis=1).sum())})
     return pd.DataFrame(rows, columns=["time", "timepoint", "criterion", "measures", "k", "n", "%", "CI low",
                                        "CI high", "none"])
+
+
+def _share_columns(flags: pd.Series | None, n: int, confidence: float) -> dict:
+    """The share columns of a row: k, n, % and its Wilson CI of the yes/no `flags` of `n` patients,
+    or n alone (the rest NaN) where no threshold could be applied (`flags` None)."""
+    if flags is None:
+        return {"k": math.nan, "n": n, "%": math.nan, "CI low": math.nan, "CI high": math.nan}
+    p = proportion(int(flags.sum()), int(n), confidence)
+    return {"k": p.k, "n": p.n, "%": p.pct, "CI low": p.low, "CI high": p.high}
