@@ -703,12 +703,16 @@ def _adjusted_model(page: Page, cohort: pd.DataFrame, params) -> None:
 
 
 def _multiplicity(page: Page, univariable: pd.DataFrame, adjusted: pd.DataFrame) -> None:
-    """How many tests the page runs, and how many stand after Benjamini-Hochberg."""
+    """How many tests the page runs, and how many stand after Benjamini-Hochberg, at the level
+    1 - confidence of the study parameters (0.05 by default; the keys keep that name)."""
+    alpha = 1 - study.current().confidence
+    page.number("test_alpha", round(alpha, 6), "g", "params.confidence")
+    page.number("test_alpha_pct", round(100 * alpha, 6), "g", "params.confidence", unit=" %")
     for name, table in (("univariable", univariable), ("adjusted", adjusted)):
         p, q = disclosure.numeric(table["p"]).dropna(), disclosure.numeric(table["q (BH)"]).dropna()
         page.count(f"{name}_tests", len(p), "who_benefits.risk_ratios")
-        page.count(f"{name}_p05", int((p < 0.05).sum()), "who_benefits.risk_ratios", unpublished=True)
-        page.count(f"{name}_q05", int((q < 0.05).sum()), "who_benefits.risk_ratios", unpublished=True)
+        page.count(f"{name}_p05", int((p < alpha).sum()), "who_benefits.risk_ratios", unpublished=True)
+        page.count(f"{name}_q05", int((q < alpha).sum()), "who_benefits.risk_ratios", unpublished=True)
 
 
 def _poster_four(page: Page, cohort: pd.DataFrame) -> None:
