@@ -30,6 +30,11 @@ Each change here fixes something a browser test found (tests/test_browser.py):
 * **"How this was computed"**: a page's collapsed code cells and their "Made by" lines are
   gathered at its end, in one collapsed block (`gather_computation`), so the reading flow holds
   results only.
+* **One number per table and figure in the whole book** (`number_unnumbered_pages`): Sphinx
+  numbers the tables of a page outside the numbered chapters "Table 1", "Table 2" ... with one
+  counter for all such pages, which reads like chapter 1's table or the paper's Table 1. Here the
+  front page's are numbered 0.1, 0.2 ... and each Reference page's by its letter in that part
+  (A for its first page, B for the second ...): "Table B.2", in captions and in {numref} alike.
 
 The favicon and the colour mode are plain configuration (`_config.yml`).
 """
@@ -38,6 +43,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import string
 from pathlib import Path
 
 from docutils import nodes
@@ -217,6 +223,52 @@ class ExecutionStatusWords(SphinxPostTransform):
                     text.parent.replace(text, nodes.Text(word))
 
 
+# --- numbers of tables and figures outside the numbered chapters --------------------------------
+
+#: The prefix of the front page's tables and figures (its file is 00_overview).
+FRONT_PAGE_PREFIX = 0
+
+
+def pages_in_order(env) -> list[str]:
+    """Every page of the book in the order of its table of contents, the front page first."""
+    order: list[str] = []
+
+    def walk(docname: str) -> None:
+        if docname in order:
+            return
+        order.append(docname)
+        for child in env.toctree_includes.get(docname, []):
+            walk(child)
+
+    walk(env.config.root_doc)
+    return order
+
+
+def page_prefixes(env) -> dict[str, int | str]:
+    """The prefix of each page without a chapter number: 0 for the front page, then A, B, C ...
+    for the other pages in the order of the table of contents (every one lettered, so that a
+    page's letter does not change when another page gains or loses a table)."""
+    root, *pages = pages_in_order(env)
+    unnumbered = [page for page in pages if not env.toc_secnumbers.get(page)]
+    if len(unnumbered) > len(string.ascii_uppercase):
+        raise ValueError(f"{len(unnumbered)} pages outside the numbered chapters: more than there are letters")
+    return {root: FRONT_PAGE_PREFIX, **dict(zip(unnumbered, string.ascii_uppercase))}
+
+
+def number_unnumbered_pages(app, env) -> list[str]:
+    """Renumber the tables and figures of the pages outside the numbered chapters: "Table B.2",
+    not Sphinx's "Table 2" (counted across all such pages, so it reads like a chapter's number).
+    Runs after Sphinx has numbered everything (env-get-updated); returns the pages to rewrite."""
+    changed = []
+    for page, prefix in page_prefixes(env).items():
+        for numbers in env.toc_fignumbers.get(page, {}).values():
+            # Sphinx's counter runs across pages: number each page's own items from 1, in its order.
+            ordered = sorted(numbers, key=lambda target: numbers[target])
+            numbers.update({target: (prefix, position) for position, target in enumerate(ordered, start=1)})
+            changed.append(page)
+    return sorted(set(changed))
+
+
 def setup(app):
     from myst_nb.sphinx_ import HideCodeCellNode
 
@@ -231,5 +283,7 @@ def setup(app):
     app.add_css_file("cmprehab.css")
     app.add_js_file("tables.js")
     app.connect("config-inited", configure)
+    # After Sphinx's own numbering (TocTreeCollector, priority 500).
+    app.connect("env-get-updated", number_unnumbered_pages, priority=900)
     app.connect("html-page-context", page_context)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -457,6 +457,22 @@ def test_tables_and_figures_are_numbered(default_site, name):
     assert "??" not in page.text and "{numref}" not in page.text
 
 
+def test_every_table_and_figure_number_names_one_page(default_site):
+    """Across the whole book (the PDF is made from the same numbering): a chapter's tables are N.M,
+    the front page's 0.M and a Reference page's by its letter (Table B.2), never "Table 2", which
+    reads as chapter 2's or the paper's Table 2 (tests/test_table_numbers.py)."""
+    from test_table_numbers import caption_numbers, collisions, expected_prefixes
+
+    prefixes = expected_prefixes(config.toc_pages())
+    numbers = {}
+    for path in default_site.pages():
+        page = path.relative_to(default_site.root).with_suffix("").as_posix()
+        if page in prefixes:
+            numbers[page] = caption_numbers(path.read_text(encoding="utf-8"))
+    assert numbers.get("chapters/11_data_dictionary") and numbers.get("chapters/12_provenance"), sorted(numbers)
+    assert collisions(numbers, prefixes) == []
+
+
 def test_the_alt_text_of_every_figure_cell_is_on_its_page(default_site):
     """The browser test checks that every image has alt text; this, that it is the notebook's own."""
     for name in NUMBERED_PAGES + ["00_overview"]:
