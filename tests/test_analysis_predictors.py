@@ -581,3 +581,41 @@ def test_oldham_is_near_zero_under_regression_to_the_mean_alone(base):
     oldham = P.oldham(cohort).set_index("stem").loc["dri"]
     assert naive > 0.3
     assert oldham["low"] < 0 < oldham["high"] and abs(oldham["r"]) < 0.05
+
+
+def test_the_predictors_page_glues_the_steps_and_cut_points_the_models_use(base, monkeypatch):
+    """The Method's prose pastes each predictor's step and cut-point from the constants that code
+    the models: a changed constant changes the page (its text was once typed: "per 10 years")."""
+    from cmprehab.report import results
+
+    for name, value in (("AGE_STEP", 5.0), ("BMI_STEP", 2.5), ("MM_STEP", 20.0), ("SHORT_PAIN_YEARS", 2),
+                        ("LONG_PAIN_YEARS", 10), ("SEVERE_NPRS", 8)):
+        monkeypatch.setattr(P, name, value)
+    # A copy: the page's analyses are kept per cohort object (cmprehab.memo), and these are not the models' steps.
+    page = results.predictors(base.copy())
+    shown = {name: page[name].text for name in ("age_step", "bmi_step", "mm_step", "short_pain", "long_pain",
+                                                "severe_nprs")}
+    assert shown == {"age_step": "5 years", "bmi_step": "2.5 kg/m²", "mm_step": "20 mm", "short_pain": "2 years",
+                     "long_pain": "10 years", "severe_nprs": "8"}
+    # The notebook pastes them instead of typing them.
+    import json
+
+    notebook = json.loads((config.ROOT / "chapters" / "08_predictors.ipynb").read_text(encoding="utf-8"))
+    prose = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
+    for name in shown:
+        assert f"{{glue:text}}`{name}`" in prose, name
+    for typed in ("per 10 years", "per 5 kg/m²", "per 10 mm", "at 1 and 5 years", "NPRS of 7"):
+        assert typed not in prose, typed
+
+
+
+def test_the_anxiety_cut_off_is_set_beside_the_published_count(base):
+    """The page states the published count and share of anxious or depressed patients (data/published.csv,
+    tagged with their keys) beside this build's, and on synthetic data that they agree by construction."""
+    from cmprehab.report import results
+
+    page = results.predictors(base)
+    assert page["anxiety_depression_published_n"].value == targets.value("anxiety_depression_n")
+    assert page["anxiety_depression_published_n"].published_key == "anxiety_depression_n"
+    assert page["anxiety_depression_published"].value == targets.value("anxiety_depression_pct")
+    assert "by construction" in page["anxiety_depression_agreement"].text

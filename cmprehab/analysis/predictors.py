@@ -63,15 +63,18 @@ from .stats import improvement, mcid_reached, release_fit
 
 __all__ = [
     "LONG_PAIN_DAYS",
+    "LONG_PAIN_YEARS",
     "MODEL_ADJUSTED",
     "MODEL_UNIVARIABLE",
     "NOT_EXPRESSIBLE",
+    "PAIN_DURATION_LEVELS",
     "PREDICTORS",
     "PUBLISHED_STAND_INS",
     "Predictor",
     "RESULT_COLUMNS",
     "SEVERE_NPRS",
     "SHORT_PAIN_DAYS",
+    "SHORT_PAIN_YEARS",
     "STAND_IN_OUTCOMES",
     "StandIn",
     "adjusted_model_check",
@@ -86,16 +89,31 @@ __all__ = [
     "predictor_risk_ratios",
 ]
 
-#: "Shortest pain duration" of the follow-on paper: less than 1 year (as analysis.calibration).
-SHORT_PAIN_DAYS = 1 * config.DAYS_PER_YEAR
-#: Reference pain duration of the follow-on paper: more than 5 years (as analysis.calibration).
-LONG_PAIN_DAYS = 5 * config.DAYS_PER_YEAR
+#: "Shortest pain duration" of the follow-on paper: less than this many years (as analysis.calibration;
+#: the paper's abstract does not define it, so this cut is the project's stand-in).
+SHORT_PAIN_YEARS = 1
+#: Reference pain duration of the follow-on paper: more than this many years (as analysis.calibration).
+LONG_PAIN_YEARS = 5
+#: The two cuts in days, as the cohort records pain duration.
+SHORT_PAIN_DAYS = SHORT_PAIN_YEARS * config.DAYS_PER_YEAR
+#: See SHORT_PAIN_DAYS.
+LONG_PAIN_DAYS = LONG_PAIN_YEARS * config.DAYS_PER_YEAR
 #: "Severe pain": NPRS at the start of 7 or more (7 = severe; as analysis.calibration).
 SEVERE_NPRS = 7
 #: Steps of the continuous predictors: an RR is per this many units.
 AGE_STEP = 10.0   # years
 BMI_STEP = 5.0    # kg/m², about one SD (4.1) in the published cohort
 MM_STEP = 10.0    # mm on DRI and EQ-VAS (0-100)
+
+
+
+def _years(n: float) -> str:
+    return f"{n:g} year" if n == 1 else f"{n:g} years"
+
+
+#: The pain-duration groups: the reference (longest) first, then the shortest, then the middle.
+PAIN_DURATION_LEVELS = (f"> {_years(LONG_PAIN_YEARS)}", f"< {_years(SHORT_PAIN_YEARS)}",
+                        f"{SHORT_PAIN_YEARS:g}–{_years(LONG_PAIN_YEARS)}")
 
 MODEL_UNIVARIABLE = "univariable"
 MODEL_ADJUSTED = "adjusted"
@@ -133,14 +151,14 @@ _LOCATIONS = tuple(config.CATEGORIES["main_pain_location"])
 #: The follow-on paper's candidate predictors that this schema holds, with this project's coding.
 PREDICTORS: dict[str, Predictor] = {p.key: p for p in (
     Predictor("age", "Age", "continuous", (f"per {AGE_STEP:g} years",),
-              "age at the start, linear on the log-risk scale, per 10 years (no data-driven cut-points)"),
+              f"age at the start, linear on the log-risk scale, per {AGE_STEP:g} years (no data-driven cut-points)"),
     Predictor("sex", "Sex", "binary", ("female", "male"), "sex; reference: women, the majority"),
     Predictor("bmi", "BMI", "continuous", (f"per {BMI_STEP:g} kg/m²",),
-              "body mass index, linear on the log-risk scale, per 5 kg/m²"),
+              f"body mass index, linear on the log-risk scale, per {BMI_STEP:g} kg/m²"),
     Predictor("smoker", "Smoking", "binary", ("non-smoker", "smoker"), "current smoker (smoker = 1)"),
-    Predictor("pain_duration", "Pain duration", "categorical", ("> 5 years", "< 1 year", "1–5 years"),
-              "pain_duration_days: < 365.25 days, 365.25 to 1826.25 days, > 1826.25 days (reference), "
-              "the follow-on paper's groups"),
+    Predictor("pain_duration", "Pain duration", "categorical", PAIN_DURATION_LEVELS,
+              f"pain_duration_days: < {SHORT_PAIN_DAYS:g} days, {SHORT_PAIN_DAYS:g} to {LONG_PAIN_DAYS:g} days, "
+              f"> {LONG_PAIN_DAYS:g} days (reference), the follow-on paper's groups"),
     Predictor("pain_distribution", "Pain distribution", "binary", ("localized", "regional or generalized"),
               "regional or generalized (pooled, as the follow-on paper) vs localized"),
     Predictor("main_pain_location", "Main pain location", "categorical", _LOCATIONS,
@@ -148,9 +166,9 @@ PREDICTORS: dict[str, Predictor] = {p.key: p for p in (
     Predictor("severe_pain", "Baseline pain", "binary", (f"NPRS < {SEVERE_NPRS}", f"NPRS ≥ {SEVERE_NPRS}"),
               f"NPRS at the start ≥ {SEVERE_NPRS} (severe) vs lower"),
     Predictor("dri_start", "Baseline disability (DRI)", "continuous", (f"per {MM_STEP:g} mm",),
-              "DRI at the start, linear on the log-risk scale, per 10 mm (higher = more disabled)"),
+              f"DRI at the start, linear on the log-risk scale, per {MM_STEP:g} mm (higher = more disabled)"),
     Predictor("eqvas_start", "Baseline health (EQ-VAS)", "continuous", (f"per {MM_STEP:g} mm",),
-              "EQ-VAS at the start, linear on the log-risk scale, per 10 mm (higher = better health)"),
+              f"EQ-VAS at the start, linear on the log-risk scale, per {MM_STEP:g} mm (higher = better health)"),
     Predictor("low_pain_management", "Ability to reduce pain", "binary",
               (f"{config.LOW_PAIN_MANAGEMENT_MAX + 1}–6", f"low (0–{config.LOW_PAIN_MANAGEMENT_MAX})"),
               f"self-rated ability to reduce pain 0–{config.LOW_PAIN_MANAGEMENT_MAX} of 6 (low, as the paper "
@@ -198,7 +216,8 @@ def predictor_frame(cohort: pd.DataFrame) -> pd.DataFrame:
     p = PREDICTORS
     days = _numbers(cohort, "pain_duration_days")
     duration = pd.Series(np.select([days < SHORT_PAIN_DAYS, days > LONG_PAIN_DAYS, days.notna()],
-                                   ["< 1 year", "> 5 years", "1–5 years"], default=""), index=cohort.index)
+                                   [PAIN_DURATION_LEVELS[1], PAIN_DURATION_LEVELS[0], PAIN_DURATION_LEVELS[2]],
+                                   default=""), index=cohort.index)
     nprs = _numbers(cohort, "nprs_start")
     ability = _numbers(cohort, "pain_management")
     no_yes = {0.0: "no", 1.0: "yes"}
@@ -658,7 +677,7 @@ class StandIn:
 
 #: Published risk ratio (key of data/published.csv) -> its stand-in; None: cannot be expressed.
 PUBLISHED_STAND_INS: dict[str, StandIn | None] = {
-    "pain_duration_health": StandIn("eqvas", "pain_duration", "< 1 year"),
+    "pain_duration_health": StandIn("eqvas", "pain_duration", PAIN_DURATION_LEVELS[1]),
     "anxiety_health": StandIn("eqvas", "anxiety_depression", "yes"),
     "severe_pain_health": StandIn("eqvas", "severe_pain", f"NPRS ≥ {SEVERE_NPRS}"),
     "widespread_pain_reduction": StandIn("nprs", "pain_distribution", "regional or generalized"),

@@ -632,6 +632,7 @@ def predictors(cohort: pd.DataFrame) -> dict[str, Result]:
     page.count("adjusted_predictors", len(params.predictors.adjusted_for), "params.predictors")
     page.count("candidate_predictors", len(predictors_analysis.PREDICTORS), "analysis.predictors.PREDICTORS")
     page.count("n_outcomes", len(INSTRUMENTS), "instruments.INSTRUMENTS")
+    _predictor_coding(page)
     beside = who_benefits_report.beside_published(cohort, params)
     expressible = beside[beside["stand-in outcome"] != "not expressible"]
     inside = expressible["inside the published CI"]
@@ -649,6 +650,12 @@ def predictors(cohort: pd.DataFrame) -> dict[str, Result]:
     page.pct("anxiety_depression_pct", tables_share(cohort, "anxiety_depression"), "results.tables_share")
     page.pct("anxiety_depression_published", targets.value("anxiety_depression_pct"), "targets.value")
     page.quotes("anxiety_depression_published", "anxiety_depression_pct")
+    page.count("anxiety_depression_published_n", int(targets.value("anxiety_depression_n")), "targets.value")
+    page.quotes("anxiety_depression_published_n", "anxiety_depression_n")
+    page.text("anxiety_depression_agreement",
+              "the synthetic cohort was generated to reproduce that share, so the two agree by construction, "
+              "not as a check of the cut-off" if page.synthetic else
+              "this build's data are counted with the cut-off above", "results.Page.synthetic")
     page.text("generator_estimates", "On this synthetic cohort every estimate marked † was made by the generator: "
               "it describes how the generator was written, not the patients. Only the risk ratios of the follow-on "
               "paper's stand-ins (the unmarked ones) were calibrated to published numbers." if page.synthetic else
@@ -656,6 +663,20 @@ def predictors(cohort: pd.DataFrame) -> dict[str, Result]:
               "results.Page.synthetic")
     page.unpublished_note()
     return page.results
+
+
+def _predictor_coding(page: Page) -> None:
+    """The steps and cut-points of the predictors as the models code them (analysis.predictors),
+    so that the Method's prose follows a changed constant."""
+    source = "analysis.predictors"
+    page.number("age_step", predictors_analysis.AGE_STEP, "g", source,
+                unit=" year" if predictors_analysis.AGE_STEP == 1 else " years")
+    page.number("bmi_step", predictors_analysis.BMI_STEP, "g", source, unit=" kg/m²")
+    page.number("mm_step", predictors_analysis.MM_STEP, "g", source, unit=" mm")
+    for name, years in (("short_pain", predictors_analysis.SHORT_PAIN_YEARS),
+                        ("long_pain", predictors_analysis.LONG_PAIN_YEARS)):
+        page.number(name, years, "g", source, unit=" year" if years == 1 else " years")
+    page.number("severe_nprs", predictors_analysis.SEVERE_NPRS, "g", source)
 
 
 def tables_share(cohort: pd.DataFrame, column: str) -> float | str:
