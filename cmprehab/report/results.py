@@ -352,6 +352,7 @@ def interventions(cohort: pd.DataFrame) -> dict[str, Result]:
             page.number(f"{name}_{stat.lower()}", program.loc[row, stat], fmt, "tables.program",
                         unpublished=unpublished)
     per_patient = tables.interventions_per_patient(cohort)
+    _no_category(page, per_patient)
     four_or_more = per_patient[per_patient["categories received"] >= 4]
     # A sum of shares is itself withheld when any share in it is.
     withheld = any(isinstance(v, str) for v in four_or_more["%"])
@@ -367,6 +368,26 @@ def interventions(cohort: pd.DataFrame) -> dict[str, Result]:
              "who_benefits.top_combinations", unpublished=True)
     page.unpublished_note()
     return page.results
+
+
+def _no_category(page: Page, per_patient: pd.DataFrame) -> None:
+    """Patients with none of the ten categories, and how many the publications allow: they give
+    each category's share only, so up to 100 % minus the most common category's share may have none."""
+    none = per_patient[per_patient["categories received"] == 0].iloc[0]
+    page.patients("no_category_patients", none["patients"], "tables.interventions_per_patient", unpublished=True)
+    # To one decimal, as the table gives it: one patient in 274 is 0.4 %, not "0 %".
+    page.number("no_category_pct", none["%"], ".1f", "tables.interventions_per_patient", unit=" %",
+                unpublished=True)
+    published = {column: targets.value(f"{column}_pct") for column in INTERVENTIONS}
+    top = max(published, key=published.get)
+    page.text("published_top_category", INTERVENTIONS[top].lower(), "config.INTERVENTIONS")
+    page.pct("published_top_pct", published[top], "targets.value")
+    page.quotes("published_top_pct", f"{top}_pct")
+    page.pct("no_category_possible_pct", 100 - published[top], "targets.value")
+    page.text("no_category_generator",
+              "On this synthetic cohort the generator gives each category to its published share of the patients "
+              "without requiring at least one category per patient, so this count is the generator's own."
+              if page.synthetic else "On this build's data the count is the records' own.", "results.Page.synthetic")
 
 
 def outcomes(cohort: pd.DataFrame) -> dict[str, Result]:
