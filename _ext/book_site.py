@@ -249,7 +249,9 @@ def page_prefixes(env) -> dict[str, int | str]:
     for the other pages in the order of the table of contents (every one lettered, so that a
     page's letter does not change when another page gains or loses a table)."""
     root, *pages = pages_in_order(env)
-    unnumbered = [page for page in pages if not env.toc_secnumbers.get(page)]
+    # Not the API reference's generated module pages (chapters/api/...): they hold no table or figure.
+    unnumbered = [page for page in pages if not env.toc_secnumbers.get(page)
+                  and not page.startswith(config.API_PAGE + "/")]
     if len(unnumbered) > len(string.ascii_uppercase):
         raise ValueError(f"{len(unnumbered)} pages outside the numbered chapters: more than there are letters")
     return {root: FRONT_PAGE_PREFIX, **dict(zip(unnumbered, string.ascii_uppercase))}

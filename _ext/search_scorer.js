@@ -4,7 +4,7 @@
 var Scorer = {
   score: (result) => {
     const [docname, , , , score] = result;
-    return docname === "chapters/api" ? score - 100 : score;
+    return docname === "chapters/api" || docname.startsWith("chapters/api/") ? score - 100 : score;
   },
   objNameMatch: 11,
   objPartialMatch: 6,

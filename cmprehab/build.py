@@ -117,12 +117,15 @@ def stamp_inputs(data: Path, data_sha256: str, params_json: str) -> dict[str, by
 def site_sources(root: Path = config.ROOT) -> dict[str, bytes]:
     """What jupyter-book reads besides the executed results: configuration, pages, extensions,
     static files (the vendored MathJax by its stamp) and the environment that changes a page."""
+    # Not the API reference's module pages: autosummary generates them at each build from the
+    # package, whose modules the inputs' stamp holds already.
     # CITATION.cff: the "Cite this" block and its BibTeX/RIS downloads are made from it (_ext/cite_this.py)
     files = [root / "_config.yml", root / "_toc.yml", root / "references.bib", root / "CITATION.cff"]
     for folder in ("chapters", "_ext", "book_static"):
         files += sorted(path for path in (root / folder).rglob("*") if path.is_file()
                         and "mathjax" not in path.relative_to(root).parts[:2]
-                        and ".ipynb_checkpoints" not in path.parts and "__pycache__" not in path.parts)
+                        and ".ipynb_checkpoints" not in path.parts and "__pycache__" not in path.parts
+                        and not path.is_relative_to(root / config.API_PAGE))
     files.append(root / "book_static" / "mathjax" / ".vendored")
     sources = {path.relative_to(root).as_posix(): path.read_bytes() for path in files if path.is_file()}
     for name in SITE_ENV_VARS:

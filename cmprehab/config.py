@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
 
 # (The API reference hides these two values: they are absolute paths of the machine that builds it.)
+#: The API reference's page (``chapters/api.md``); its module pages are in the folder of the same
+#: name, generated there by ``sphinx.ext.autosummary`` at each build (not in git).
+API_PAGE = "chapters/api"
+
 #: The committed synthetic cohort (one row per patient): ``data/cohort.csv``.
 #:
 #: :meta hide-value:

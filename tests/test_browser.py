@@ -74,9 +74,15 @@ SCREENSHOTS = bool(os.environ.get("CMPREHAB_SCREENSHOTS"))
 CHAPTERS = [name for name, _ in config.toc_pages()]
 #: The chapters the PDF holds: not the pages only the site has (the API reference).
 BOOK_CHAPTERS = [name for name in CHAPTERS if name not in SITE_ONLY_PAGES]
-#: Every page of the site: the book's, Sphinx's general index and search page (index.html only
-#: redirects; the API's module index is not built, see _config.yml).
-PAGES = CHAPTERS + ["genindex", "search"]
+#: The API reference's module pages the browser visits: the package's page (autosummary's tables
+#: of modules) and the two largest module pages (pydantic models and their fields; the most
+#: functions). The others (about 45) come from the same template and stylesheet; every link of
+#: every one of them is checked from the files (test_book_html.py), and visiting them all at both
+#: widths would take longer than the rest of the browser tests.
+API_SAMPLE = [f"{config.API_PAGE}/{module}" for module in ("cmprehab", "cmprehab.params", "cmprehab.report.results")]
+#: Every page of the site the browser visits: the book's, the API sample, Sphinx's general index
+#: and search page (index.html only redirects; the API's module index is not built, see _config.yml).
+PAGES = CHAPTERS + API_SAMPLE + ["genindex", "search"]
 NOTEBOOK_PAGES = [p for p in CHAPTERS if (ROOT / f"{p}.ipynb").is_file()]
 
 
@@ -394,10 +400,14 @@ def pytest_generate_tests(metafunc):
 
 def test_every_page_of_the_site_is_visited(book):
     """Every page but viewcode's highlighted source pages (_modules/, one per module of the package,
-    made by Sphinx from the code): the [source] links of chapters/api reach them (file and anchor,
-    checked below). Visiting them (32 long code pages, axe-core at both widths) took 7 minutes."""
+    made by Sphinx from the code: the [source] links of the API pages reach them, file and anchor,
+    test_book_html.py) and the API module pages outside API_SAMPLE. Visiting the source pages (32
+    long code pages, axe-core at both widths) took 7 minutes; the one-page API reference of before,
+    axe-core at both widths, 90 s."""
+    api = book.site / config.API_PAGE
     built = sorted(p.relative_to(book.site).with_suffix("").as_posix() for p in book.site.rglob("*.html")
                    if "_static" not in p.parts and p.parent.name != "_downloads" and "_modules" not in p.parts
+                   and (p.parent != api or p.relative_to(book.site).with_suffix("").as_posix() in API_SAMPLE)
                    and 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8"))
     assert built == sorted(PAGES), f"pages built but not visited: {sorted(set(built) - set(PAGES))}; " \
                                    f"visited but not built: {sorted(set(PAGES) - set(built))}"
@@ -662,7 +672,7 @@ def test_a_number_shows_where_it_came_from_on_keyboard_focus_and_hover(browser, 
         assert "computed by" in state["text"] and "results.overview" in state["text"], state
         link = page.locator(".traced:focus .trace a").first
         href = link.get_attribute("href")
-        assert href and "api.html#cmprehab.report.results." in href, href
+        assert href and "api/cmprehab.report.results.html#cmprehab.report.results." in href, href
         page.keyboard.press("Escape")
         assert not page.evaluate(TRACE_STATE_JS)["visible"], "Escape does not hide the tooltip"
         page.locator("body").click(position={"x": 5, "y": 5})
@@ -739,8 +749,8 @@ def test_search_lists_the_chapters_before_the_api_reference_with_snippets_of_the
         context.close()
     assert not offsite
     pages = [urlsplit(hit["url"]).path.removesuffix(".html").lstrip("/") for hit in hits]
-    api = [i for i, p in enumerate(pages) if p == "chapters/api"]
-    chapters = [i for i, p in enumerate(pages) if p in CHAPTERS and p != "chapters/api"]
+    api = [i for i, p in enumerate(pages) if p == config.API_PAGE or p.startswith(config.API_PAGE + "/")]
+    chapters = [i for i, p in enumerate(pages) if p in CHAPTERS and p != config.API_PAGE]
     assert api and chapters, f"searching {RANKING_TERM!r} should find chapters and the API reference: {pages}"
     assert max(chapters) < min(api), f"the API reference ranks above chapters: {pages}"
     tooltips = [hit for hit in hits if re.search(r"computed by|Not reported by the study|Published: ", hit["snippet"])]
