@@ -27,6 +27,8 @@ Each change here fixes something a browser test found (tests/test_browser.py):
 * **Wide tables say they scroll** (`book_static/tables.js`): a hint above, a shadow on the edge
   that hides columns, the rows' labels kept in view.
 * **Search ranks the chapters above the API reference** (`_ext/search_scorer.js`).
+* **Figures enlarge on a tap** (`book_static/figure_zoom.js`): a click, tap, Enter or Space opens a
+  figure over the whole screen with its alt text and caption; a tap, Escape or Close returns.
 * **"How this was computed"**: a page's collapsed code cells and their "Made by" lines are
   gathered at its end, in one collapsed block (`gather_computation`), so the reading flow holds
   results only.
@@ -284,6 +286,7 @@ def setup(app):
     app.connect("doctree-resolved", gather_computation, priority=900)
     app.add_css_file("cmprehab.css")
     app.add_js_file("tables.js")
+    app.add_js_file("figure_zoom.js")
     app.connect("config-inited", configure)
     # After Sphinx's own numbering (TocTreeCollector, priority 500).
     app.connect("env-get-updated", number_unnumbered_pages, priority=900)
