@@ -597,6 +597,13 @@ def test_the_predictors_page_glues_the_steps_and_cut_points_the_models_use(base,
                                                 "severe_nprs")}
     assert shown == {"age_step": "5 years", "bmi_step": "2.5 kg/m²", "mm_step": "20 mm", "short_pain": "2 years",
                      "long_pain": "10 years", "severe_nprs": "8"}
+    # Each is a rule of the code: a reader's tooltip must say so, not that the generator made it.
+    import sys
+
+    sys.path.insert(0, str(config.ROOT / "_ext"))
+    import traced_numbers
+
+    assert all(traced_numbers.is_setting({"source": page[name].source}) for name in shown)
     # The notebook pastes them instead of typing them.
     import json
 

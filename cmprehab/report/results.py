@@ -383,7 +383,9 @@ def _no_category(page: Page, per_patient: pd.DataFrame) -> None:
     page.text("published_top_category", INTERVENTIONS[top].lower(), "config.INTERVENTIONS")
     page.pct("published_top_pct", published[top], "targets.value")
     page.quotes("published_top_pct", f"{top}_pct")
-    page.pct("no_category_possible_pct", 100 - published[top], "targets.value")
+    # A bound read off a published share, so not traced as a number (its tooltip would call it the
+    # generator's); the sentence around it gives the share it comes from.
+    page.text("no_category_possible_pct", f"{100 - published[top]:.0f} %", "targets.value")
     page.text("no_category_generator",
               "On this synthetic cohort the generator gives each category to its published share of the patients "
               "without requiring at least one category per patient, so this count is the generator's own."
@@ -688,16 +690,22 @@ def predictors(cohort: pd.DataFrame) -> dict[str, Result]:
 
 def _predictor_coding(page: Page) -> None:
     """The steps and cut-points of the predictors as the models code them (analysis.predictors),
-    so that the Method's prose follows a changed constant."""
-    source = "analysis.predictors"
-    page.number("age_step", predictors_analysis.AGE_STEP, "g", source,
-                unit=" year" if predictors_analysis.AGE_STEP == 1 else " years")
-    page.number("bmi_step", predictors_analysis.BMI_STEP, "g", source, unit=" kg/m²")
-    page.number("mm_step", predictors_analysis.MM_STEP, "g", source, unit=" mm")
-    for name, years in (("short_pain", predictors_analysis.SHORT_PAIN_YEARS),
-                        ("long_pain", predictors_analysis.LONG_PAIN_YEARS)):
-        page.number(name, years, "g", source, unit=" year" if years == 1 else " years")
-    page.number("severe_nprs", predictors_analysis.SEVERE_NPRS, "g", source)
+    so that the Method's prose follows a changed constant. Each source names its constant: a
+    reader's tooltip then says it is a rule of the code, not a value from the data."""
+    def source(constant: str) -> str:
+        return f"analysis.predictors.{constant}"
+
+    def unit(value: float, singular: str) -> str:
+        return f" {singular}" if value == 1 else f" {singular}s"
+
+    age = predictors_analysis.AGE_STEP
+    page.number("age_step", age, "g", source("AGE_STEP"), unit=unit(age, "year"))
+    page.number("bmi_step", predictors_analysis.BMI_STEP, "g", source("BMI_STEP"), unit=" kg/m²")
+    page.number("mm_step", predictors_analysis.MM_STEP, "g", source("MM_STEP"), unit=" mm")
+    for name, constant in (("short_pain", "SHORT_PAIN_YEARS"), ("long_pain", "LONG_PAIN_YEARS")):
+        years = getattr(predictors_analysis, constant)
+        page.number(name, years, "g", source(constant), unit=unit(years, "year"))
+    page.number("severe_nprs", predictors_analysis.SEVERE_NPRS, "g", source("SEVERE_NPRS"))
 
 
 def tables_share(cohort: pd.DataFrame, column: str) -> float | str:
@@ -717,7 +725,8 @@ def _adjusted_model(page: Page, cohort: pd.DataFrame, params) -> None:
     epv = disclosure.numeric(check["events per coefficient"]).dropna()
     page.number("epv_min", epv.min() if len(epv) else math.nan, ".1f", "who_benefits.adjusted_check", unpublished=True)
     page.number("epv_max", epv.max() if len(epv) else math.nan, ".1f", "who_benefits.adjusted_check", unpublished=True)
-    page.count("epv_rule", predictors_analysis.EVENTS_PER_COEFFICIENT_MIN, "analysis.predictors")
+    page.count("epv_rule", predictors_analysis.EVENTS_PER_COEFFICIENT_MIN,
+               "analysis.predictors.EVENTS_PER_COEFFICIENT_MIN")  # a rule of the code (its tooltip says so)
     low = check[disclosure.numeric(check["events per coefficient"]) < predictors_analysis.EVENTS_PER_COEFFICIENT_MIN]
     page.text("epv_verdict", (f"below {predictors_analysis.EVENTS_PER_COEFFICIENT_MIN} for "
                               f"{_in_words(low['outcome'].tolist())}: read its adjusted estimates as unstable"
