@@ -591,3 +591,67 @@ def test_made_by_lines_name_what_computed_not_the_settings_read(default_site):
              for name in PAGE_RESULTS}
     assert sum(map(len, named.values())) > 10, "no 'Made by' lines found"
     assert not {name: lines for name, lines in named.items() if any("params.current" in line for line in lines)}
+
+
+# --- search: the reader's words for the patients lost to follow-up ------------------------------
+
+#: What readers type for the patients lost to follow-up (issue 19): each must find the follow-up chapter.
+LOST_TO_FOLLOW_UP_QUERIES = ["dropout", "drop-out", "lost to follow-up", "attrition"]
+FOLLOW_UP_CHAPTER = "chapters/06_follow_up"
+#: What sets an index entry that is not a main one ('!') below every page matched otherwise.
+NOT_MAIN_ENTRY = 1000
+
+
+def search_index(root: Path) -> dict:
+    """The built searchindex.js, read as the JSON inside `Search.setIndex(...)`."""
+    text = (root / "searchindex.js").read_text(encoding="utf-8").strip()
+    prefix = "Search.setIndex("
+    assert text.startswith(prefix) and text.endswith(")"), f"{root / 'searchindex.js'}: not Search.setIndex(...)"
+    return json.loads(text[len(prefix):-1])
+
+
+def search_scores(index: dict, query: str) -> dict[str, int]:
+    """The pages Sphinx 7.4's searchtools.js lists for `query`, each with its best score, by its three
+    ways of matching: every word of the query (split, stop words dropped and stemmed as the script
+    does) in the page's text (5) or titles (15); the query inside a section title (up to 15) or inside
+    an index entry (up to 100; one not marked main is listed last), when it is at least half of it.
+    Partial word matches are left out:
+    the page must hold the reader's word itself."""
+    from sphinx.search.en import SearchEnglish
+
+    english = SearchEnglish({})
+    docnames, scores = index["docnames"], {}
+
+    def hit(doc: int, score: int) -> None:
+        scores[docnames[doc]] = max(score, scores.get(docnames[doc], 0))
+
+    def docs(found) -> list[int]:
+        return [] if found is None else [found] if isinstance(found, int) else list(found)
+
+    words = {english.stem(word) for word in re.split(r"[^\w]+", query.lower())
+             if word and word not in english.stopwords and not word.isdigit()}
+    per_word = [{doc: 15 if doc in docs(index["titleterms"].get(word)) else 5
+                 for doc in docs(index["terms"].get(word)) + docs(index["titleterms"].get(word))} for word in words]
+    for doc in set.intersection(*(set(found) for found in per_word)) if per_word else ():
+        hit(doc, max(found[doc] for found in per_word))
+    wanted = query.lower().strip()
+    for title, places in index["alltitles"].items():
+        if wanted in title.lower() and len(wanted) >= len(title) / 2:
+            for doc, _anchor in places:
+                hit(doc, round(15 * len(wanted) / len(title)))
+    for entry, places in index["indexentries"].items():
+        if wanted in entry and len(wanted) >= len(entry) / 2:
+            for doc, _anchor, main in places:
+                # an entry not marked main ('!') is listed after every other match, whatever its score
+                hit(doc, round(100 * len(wanted) / len(entry)) - (0 if main else NOT_MAIN_ENTRY))
+    return scores
+
+
+@pytest.mark.parametrize("query", LOST_TO_FOLLOW_UP_QUERIES)
+def test_the_readers_words_for_loss_to_follow_up_find_the_follow_up_chapter_first(default_site, query):
+    index = search_index(default_site.root)
+    in_text = search_scores({**index, "alltitles": {}, "indexentries": {}}, query)
+    assert FOLLOW_UP_CHAPTER in in_text, f"the follow-up chapter's text lacks a word of {query!r}"
+    scores = search_scores(index, query)
+    best = max(scores.values())
+    assert scores[FOLLOW_UP_CHAPTER] == best, f"{query!r}: {sorted(scores.items(), key=lambda s: -s[1])[:5]}"
