@@ -124,7 +124,8 @@ test: venv vendor system-deps
 test-fast: venv
 	$(PY) -m pytest -n 2 tests --ignore=tests/test_book_html.py --ignore=tests/test_book_confidential.py \
 	  --ignore-glob='tests/test_browser*.py' --ignore=tests/test_fresh_execution.py \
-	  --ignore=tests/test_disclosure_attack.py --ignore=tests/test_manuscript.py --ignore=tests/test_mcid_explorer.py
+	  --ignore=tests/test_disclosure_attack.py --ignore=tests/test_manuscript.py --ignore=tests/test_mcid_explorer.py \
+	  --ignore=tests/test_figure_zoom.py --ignore=tests/test_table_labels.py
 
 # Build times against their floor, on a temporary copy of the checkout (scripts/bench_book.py):
 # BENCH_ARGS="--quick", "--repeat 5", "--scale 10000,100000,1000000", "--with-test".
