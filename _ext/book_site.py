@@ -92,6 +92,9 @@ def configure(app, config) -> None:
     # themes' scripts bind `querySelector(".primary-toggle")`: the hidden one. With no navbar
     # items the navbar is empty and the visible buttons of the article header are the ones bound.
     options.setdefault("navbar_persistent", [])
+    # The sidebar lists the book's pages, not the API reference's generated module pages (its
+    # own page lists them): a page with children gets a toggle without a name (axe-core: summary-name).
+    options.setdefault("max_navbar_depth", 1)
     # Search results: the chapters above the API reference (_ext/search_scorer.js).
     config.html_search_scorer = str(SEARCH_SCORER)
     config.html_theme_options = options
@@ -207,6 +210,21 @@ def gather_computation(app, doctree: nodes.document, docname: str) -> None:
     top += block
 
 
+class RubricHeadingLevels(SphinxPostTransform):
+    """A rubric with Sphinx's ``:heading-level:`` as a heading (the API reference's module pages,
+    _ext/templates/autosummary/module.rst): MyST replaces Sphinx's HTML rubric with its own,
+    which reads the level from ``level`` and writes a <p> styled as a heading without it
+    (axe-core: p-as-heading)."""
+
+    default_priority = 10
+    formats = ("html",)
+
+    def run(self, **kwargs) -> None:
+        for rubric in self.document.findall(nodes.rubric):
+            if "heading-level" in rubric:
+                rubric["level"] = rubric["heading-level"]
+
+
 class ExecutionStatusWords(SphinxPostTransform):
     """The Status column of myst-nb's execution-statistics table in words, not emoji."""
 
@@ -280,6 +298,7 @@ def setup(app):
     app.add_node(HideCodeCellNode, override=True, html=(visit_hide_cell, depart_hide_cell))
     app.add_node(nodes.citation, override=True, html=(visit_citation, depart_citation))
     app.add_post_transform(ExecutionStatusWords)
+    app.add_post_transform(RubricHeadingLevels)
     app.add_node(how_computed, html=(visit_how_computed, depart_how_computed),
                  latex=(skip_node, None), text=(skip_node, None))
     # After _ext/traced_numbers.py has added the "Made by" lines (doctree-resolved, priority 500).
