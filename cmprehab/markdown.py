@@ -4,6 +4,16 @@ from __future__ import annotations
 import pandas as pd
 
 
+#: Below this a p-value is printed as "< 0.0001", as journals print it.
+P_FLOOR = 0.0001
+
+
+def p_text(p: float) -> str:
+    """A p-value as journals print it: two significant digits, "< 0.0001" below that
+    (never "6.5e-16"). The one rule for tables and prose."""
+    return f"< {P_FLOOR:g}" if p < P_FLOOR else f"{p:.2g}"
+
+
 def cell(value, places: int) -> str:
     """One value as a table shows it: floats at `places`, booleans as yes/no, missing values empty."""
     if isinstance(value, bool) or type(value).__name__ == "bool_":

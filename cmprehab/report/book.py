@@ -117,7 +117,7 @@ def format_p(p: float) -> str:
         return p
     if p is None or pd.isna(p):
         return ""
-    return ShownNumber("< 0.0001" if p < 0.0001 else f"{p:.2g}", float(p))
+    return ShownNumber(markdown.p_text(p), float(p))
 
 
 def show_table(table: pd.DataFrame, name: str, caption: str, decimals: dict[str, int] | int = 1,

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
+from .. import markdown
 from .. import params as study
 from ..config import INTERVENTIONS, LOW_PAIN_MANAGEMENT_MAX
 from ..analysis.derive import derive
@@ -421,8 +422,11 @@ def outcomes(cohort: pd.DataFrame) -> dict[str, Result]:
     else:
         verdict = "Not every change is statistically significant"
     page.text("change_verdict", verdict, "tables.change_tests")
-    page.number("p_max", p_values.max() if len(p_values) else math.nan, ".2g", "tables.change_tests",
-                unpublished=True)
+    # "p < 0.0001" or "p = 0.03": the sentence reads "(largest p < 0.0001)", never "p = 6.5e-16".
+    largest = p_values.max() if len(p_values) else math.nan
+    page.add("p_max", largest, NOT_AVAILABLE if _missing(largest) else page.mark(
+        "p " + (text if (text := markdown.p_text(largest)).startswith("<") else f"= {text}"), True),
+        "tables.change_tests")
     r = disclosure.numeric(change["rank-biserial r"]).abs().dropna()
     page.number("r_abs_min", r.min() if len(r) else math.nan, ".2f", "tables.change_tests", unpublished=True)
     page.number("r_abs_max", r.max() if len(r) else math.nan, ".2f", "tables.change_tests", unpublished=True)
