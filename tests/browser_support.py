@@ -183,6 +183,25 @@ WIDTHS = {
 }
 
 
+def served_default_book(tmp_path_factory, name: str):
+    """The default test book's site (tests/books.py), copied to a fresh folder and served on
+    127.0.0.1, for a module's `served` fixture (a generator: it yields the server and stops it).
+    Fails the test with the build's output when the book cannot be built."""
+    import pytest
+
+    from books import BuildFailed, default_book
+    from scripts.local_server import LocalServer
+
+    try:
+        site = default_book() / "_build" / "html"
+    except BuildFailed as failure:
+        pytest.fail(str(failure), pytrace=False)
+    copy = tmp_path_factory.mktemp(name) / "html"
+    shutil.copytree(site, copy)
+    with LocalServer(copy) as server:
+        yield server
+
+
 def new_context(browser, served, width: str):
     """A browser context at `width` in which every request to another host than `served` is aborted
     and recorded; returns the context and the list of those requests."""

@@ -10,14 +10,9 @@ loaded), never for a time.
 """
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from books import BuildFailed, default_book
-from browser_support import AXE_RUN_JS, SETTLED_JS, WIDTHS, axe_script, launched_chromium, new_context
-from scripts.local_server import LocalServer
+from browser_support import AXE_RUN_JS, SETTLED_JS, WIDTHS, axe_script, launched_chromium, new_context, served_default_book
 
 PAGE = "chapters/00_overview.html"
 FIGURE = "article figure"
@@ -60,19 +55,8 @@ FOCUS_ON_FIGURE_JS = """() => { const f = document.activeElement && document.act
 
 
 @pytest.fixture(scope="module")
-def site() -> Path:
-    try:
-        return default_book() / "_build" / "html"
-    except BuildFailed as failure:
-        pytest.fail(str(failure), pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def served(site, tmp_path_factory):
-    copy = tmp_path_factory.mktemp("zoom") / "html"
-    shutil.copytree(site, copy)
-    with LocalServer(copy) as server:
-        yield server
+def served(tmp_path_factory):
+    yield from served_default_book(tmp_path_factory, "zoom")
 
 
 @pytest.fixture(scope="module")

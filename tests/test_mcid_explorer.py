@@ -9,17 +9,13 @@ Every wait is for a state (the widget's data-ready flag, an output's text), neve
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 
-from books import BuildFailed, default_book
-from browser_support import AXE_RUN_JS, SETTLED_JS, WIDTHS, axe_script, launched_chromium, new_context
+from browser_support import AXE_RUN_JS, SETTLED_JS, WIDTHS, axe_script, launched_chromium, new_context, served_default_book
 from cmprehab import params
 from cmprehab.data.cohort import load_cohort
 from cmprehab.report import sensitivity
-from scripts.local_server import LocalServer
 
 PAGE = "chapters/07_sensitivity.html"
 FAILING_IMPACTS = {"serious", "critical"}
@@ -29,19 +25,8 @@ AXE_ON_WIDGET_JS = AXE_RUN_JS.replace("axe.run(document,", "axe.run(document.get
 
 
 @pytest.fixture(scope="module")
-def site() -> Path:
-    try:
-        return default_book() / "_build" / "html"
-    except BuildFailed as failure:
-        pytest.fail(str(failure), pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def served(site, tmp_path_factory):
-    copy = tmp_path_factory.mktemp("explorer") / "html"
-    shutil.copytree(site, copy)
-    with LocalServer(copy) as server:
-        yield server
+def served(tmp_path_factory):
+    yield from served_default_book(tmp_path_factory, "explorer")
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,9 @@ were printed over each other. Debian's Chromium opens the two pages with the mos
 """
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from books import BuildFailed, default_book
-from browser_support import SETTLED_JS, launched_chromium, new_context
-from scripts.local_server import LocalServer
+from browser_support import SETTLED_JS, launched_chromium, new_context, served_default_book
 
 PAGES = ["chapters/11_data_dictionary.html", "chapters/12_provenance.html"]
 PHONE = "390"
@@ -29,14 +24,7 @@ OVERFLOWING_LABELS_JS = """() => Array.from(document.querySelectorAll(
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    try:
-        site = default_book() / "_build" / "html"
-    except BuildFailed as failure:
-        pytest.fail(str(failure), pytrace=False)
-    copy = tmp_path_factory.mktemp("labels") / "html"
-    shutil.copytree(site, copy)
-    with LocalServer(copy) as server:
-        yield server
+    yield from served_default_book(tmp_path_factory, "labels")
 
 
 @pytest.fixture(scope="module")
