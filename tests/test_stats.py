@@ -476,7 +476,8 @@ def test_cycles_made_during_a_large_fit_are_collected_as_they_come():
     """A statsmodels IRLS iteration leaves its copy of the design in a reference cycle; inside
     `collecting_cycles` such garbage is freed every few allocations (a log-binomial fit that ran
     its 200 iterations on 10^6 patients held 12 GB otherwise), and the collector's settings are
-    restored afterwards. Without it, Python's default threshold lets about 175 of these pile up."""
+    restored afterwards. Without it, Python's default threshold lets about 240 of these pile up
+    (the counts vary with what else the process allocates, so the two are compared)."""
     import gc
     import weakref
 
@@ -495,6 +496,6 @@ def test_cycles_made_during_a_large_fit_are_collected_as_they_come():
         return peak
 
     before = gc.get_threshold()
-    assert peak_of_live_cycles(S.LARGE_FIT_ROWS) < 50
-    assert peak_of_live_cycles(S.LARGE_FIT_ROWS - 1) > 100  # a small fit is left alone
+    collected, left_alone = peak_of_live_cycles(S.LARGE_FIT_ROWS), peak_of_live_cycles(S.LARGE_FIT_ROWS - 1)
+    assert 3 * collected < left_alone, (collected, left_alone)  # a small fit is left alone
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -29,6 +29,7 @@ __all__ = [
     "Proportion",
     "WilcoxonResult",
     "change",
+    "collecting_cycles",
     "hodges_lehmann",
     "improvement",
     "mcid_reached",
