@@ -308,6 +308,24 @@ def remove_private_folder(build_dir: Path) -> None:
     record.unlink(missing_ok=True)
 
 
+def drop_stale_api_pages(root: Path = config.ROOT) -> list[Path]:
+    """Remove the API reference's generated pages (chapters/api/<module>.rst) of modules the package
+    no longer has, and return them. autosummary writes a page per module and never deletes one; a
+    renamed or deleted module's page would fail the next build on its import (-W)."""
+    import importlib.util
+
+    stale = []
+    for page in sorted((root / config.API_PAGE).glob("*.rst")):
+        try:
+            found = importlib.util.find_spec(page.stem) is not None
+        except ImportError:  # its package is gone too
+            found = False
+        if not found:
+            page.unlink(missing_ok=True)
+            stale.append(page)
+    return stale
+
+
 def main(argv: list[str] | None = None) -> int:
     lock = BuildDirLock()
     try:
@@ -407,6 +425,8 @@ def _main(argv: list[str] | None, lock: BuildDirLock) -> int:
     if site.exists():
         site.rename(previous)
 
+    for page in drop_stale_api_pages():
+        print(f"cmprehab.build: removed {page.relative_to(config.ROOT)} (its module is no longer in the package)")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build", str(config.ROOT),
                "--all", "-W", "-n", "--keep-going", "--path-output", str(output)]

@@ -638,3 +638,16 @@ def test_the_validator_reads_a_data_file_with_any_name(tmp_path, run_cli, name):
     for args, env in (([data], None), ([], {config.DATA_ENV_VAR: str(data)})):
         result = run_cli("cmprehab.validate", *args, env=env)
         assert result.returncode == 0 and result.stdout.startswith(f"OK {data}: 274 patients"), result.stderr
+
+
+def test_the_api_page_of_a_module_that_is_gone_is_removed_before_the_build(tmp_path):
+    """autosummary never deletes the page it generated for a module; after a module is renamed or
+    deleted, its page would fail the next build on its import. The build removes such pages only."""
+    folder = tmp_path / config.API_PAGE
+    folder.mkdir(parents=True)
+    kept = [folder / "cmprehab.report.tables.rst", folder / "cmprehab.rst"]
+    gone = [folder / "cmprehab.report.no_such_module.rst", folder / "cmprehab.no_such_package.tables.rst"]
+    for page in kept + gone:
+        page.write_text("stub\n", encoding="utf-8")
+    assert build.drop_stale_api_pages(tmp_path) == sorted(gone)
+    assert sorted(folder.iterdir()) == sorted(kept)
