@@ -120,10 +120,15 @@ def chained_equations(frame: pd.DataFrame, m: int, burn_in: int, skip: int, rng:
         if missing[:, c].any() and len(observed):
             values[missing[:, c], c] = observed[np.argmin(np.abs(observed - observed.mean()))]
 
+    n, p = values.shape
+    design = np.empty((n, p))  # the intercept and every column but the imputed one, refilled per variable
+    design[:, 0] = 1.0
+    offsets = np.arange(-k_pmm, k_pmm)
+
     def update(c: int) -> None:
         obs, miss = ~missing[:, c], missing[:, c]
-        exog = np.column_stack([np.ones(len(values)), np.delete(values, c, axis=1)])
-        x_obs, y_obs = exog[obs], values[obs, c]
+        design[:, 1:c + 1], design[:, c + 1:] = values[:, :c], values[:, c + 1:]
+        x_obs, y_obs = design[obs], values[obs, c]
         # OLS through the small Gram matrix: pinv(X'X) = pinv(X) pinv(X)', what statsmodels computes,
         # without an SVD of the whole n x p design (most of the time on 10^5 patients).
         gram = x_obs.T @ x_obs
@@ -132,18 +137,26 @@ def chained_equations(frame: pd.DataFrame, m: int, burn_in: int, skip: int, rng:
         residual = y_obs - x_obs @ beta
         scale = float(residual @ residual) / (len(y_obs) - np.linalg.matrix_rank(gram, hermitian=True))
         params = rng.multivariate_normal(mean=beta, cov=scale * inverse)
-        predicted_obs, predicted_miss = x_obs @ params, exog[miss] @ params
+        predicted_obs, predicted_miss = x_obs @ params, design[miss] @ params
         sort = np.argsort(predicted_obs)
         y_sorted, predicted_obs = y_obs[sort], predicted_obs[sort]
-        nearest = np.searchsorted(predicted_obs, predicted_miss)[:, None] + np.arange(-k_pmm, k_pmm)[None, :]
-        outside = np.nonzero((nearest < 0) | (nearest > len(y_sorted) - 1))
-        nearest = np.clip(nearest, 0, len(y_sorted) - 1)
-        distance = np.abs(predicted_miss[:, None] - predicted_obs[nearest])
-        distance[outside] = np.inf
+        # The 2 k_pmm observed predictions around each missing one's place, an index outside the
+        # observed ones read as the nearest end and never chosen (infinitely far): each row is a
+        # window of the predictions padded at both ends, not a gather of n_miss x 2 k_pmm indices.
+        start = np.empty(len(predicted_miss), dtype=np.intp)
+        by_prediction = np.argsort(predicted_miss)  # sorted queries: the same places, 2.5 times faster
+        start[by_prediction] = np.searchsorted(predicted_obs, predicted_miss[by_prediction])
+        last = len(y_sorted) - 1
+        padded = np.concatenate([np.full(k_pmm, predicted_obs[0]), predicted_obs, np.full(k_pmm, predicted_obs[-1])])
+        distance = np.abs(predicted_miss[:, None] - np.lib.stride_tricks.sliding_window_view(padded, 2 * k_pmm)[start])
+        edge = np.nonzero((start < k_pmm) | (start > last - k_pmm + 1))[0]
+        if len(edge):
+            index = start[edge, None] + offsets[None, :]
+            distance[edge] = np.where((index < 0) | (index > last), np.inf, distance[edge])
         closest = np.argsort(distance, 1)[:, :k_pmm]
         pick = rng.integers(0, k_pmm, int(miss.sum()))
         rows = np.arange(closest.shape[0])
-        values[miss, c] = y_sorted[nearest[rows, closest[rows, pick]]]
+        values[miss, c] = y_sorted[np.clip(start + offsets[closest[rows, pick]], 0, last)]
 
     def cycles(count: int) -> None:
         for _ in range(count):
