@@ -36,8 +36,10 @@ def test_rubins_rules_by_hand():
         I.rubin([0.5], [0.01], CONFIDENCE)
 
 
-def test_chained_equations_are_statsmodels_micedata():
-    # The NumPy steps give the very values statsmodels' MICEData gives with the same generator.
+@pytest.mark.parametrize("k_pmm", [5, 30])
+def test_chained_equations_are_statsmodels_micedata(k_pmm):
+    # The NumPy steps give the very values statsmodels' MICEData gives with the same generator
+    # (k_pmm = 30: fewer observed values than 2 k_pmm, so every donor window runs past both ends).
     from statsmodels.imputation.mice import MICEData
 
     rng = np.random.default_rng(3)
@@ -46,8 +48,8 @@ def test_chained_equations_are_statsmodels_micedata():
     frame = pd.DataFrame({"x": x, "y": np.round(y, 1), "z": x - y + rng.normal(size=80)})
     frame.loc[rng.random(80) < 0.3, "y"] = np.nan
     frame.loc[rng.random(80) < 0.2, "z"] = np.nan
-    mine = I.chained_equations(frame, 3, 2, 2, np.random.default_rng(7), k_pmm=5)
-    reference = MICEData(frame.copy(), k_pmm=5, rng=np.random.default_rng(7))
+    mine = I.chained_equations(frame, 3, 2, 2, np.random.default_rng(7), k_pmm=k_pmm)
+    reference = MICEData(frame.copy(), k_pmm=k_pmm, rng=np.random.default_rng(7))
     reference.update_all(2)
     for completed in mine:
         reference.update_all(2)
