@@ -11,7 +11,7 @@ In one run, each scenario `--repeat` times (median printed):
 * edit 1 nb    a comment appended to a code cell of one notebook: that notebook re-executes;
 * data change  another generated cohort (another seed, n = 274) via $CMPREHAB_DATA:
                every notebook re-executes (the build drops its cache on a new data digest);
-* make test    with --with-test: the test command of `make test` (about 7 minutes).
+* make test    with --with-test: the test command of `make test` (about 9 minutes).
 * n = ...      with --scale: a clean build on a generated cohort of that size.
 
 The floor: each notebook executed alone in a fresh kernel (nbclient, one at a time), then
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (median shown)")
     parser.add_argument("--quick", action="store_true", help="one run per scenario")
-    parser.add_argument("--with-test", action="store_true", help="also time the `make test` command (≈ 7 min)")
+    parser.add_argument("--with-test", action="store_true", help="also time the `make test` command (≈ 9 min)")
     parser.add_argument("--scale", default="", help="cohort sizes to build the book on, e.g. 10000,100000,1000000")
     parser.add_argument("--keep", type=Path, help="folder for the copy and cohorts (kept; default: a temporary one)")
     args = parser.parse_args(argv)
