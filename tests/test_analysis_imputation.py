@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
+from cmprehab.analysis.derive import derive
 from cmprehab.analysis import imputation as I
 from cmprehab.analysis import stats as S
 from cmprehab.instruments import INSTRUMENTS
@@ -57,6 +58,16 @@ def test_chained_equations_are_statsmodels_micedata(k_pmm):
         assert completed.notna().all().all()
         # predictive mean matching: every imputed y is an observed y
         assert set(completed["y"]) <= set(frame["y"].dropna())
+
+
+def test_kept_columns_are_those_of_the_whole_copies(default_cohort):
+    frame = I._model_frame(derive(default_cohort))
+    whole = I.chained_equations(frame, 3, 2, 2, np.random.default_rng(5))
+    some = I.chained_equations(frame, 3, 2, 2, np.random.default_rng(5), keep=["nprs_1y", "dri_1y"])
+    for a, b in zip(whole, some):
+        assert list(b.columns) == ["nprs_1y", "dri_1y"]
+        pd.testing.assert_frame_equal(a[["nprs_1y", "dri_1y"]], b)
+    assert not some[0].equals(some[1])  # each copy its own values, not a view of the last
 
 
 def test_the_same_seed_gives_the_same_numbers(default_cohort):

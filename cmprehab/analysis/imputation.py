@@ -104,12 +104,13 @@ def rubin(estimates: Sequence[float], variances: Sequence[float], confidence: fl
 
 
 def chained_equations(frame: pd.DataFrame, m: int, burn_in: int, skip: int, rng: np.random.Generator,
-                      k_pmm: int = 20) -> list[pd.DataFrame]:
+                      k_pmm: int = 20, keep: Sequence[str] | None = None) -> list[pd.DataFrame]:
     """`m` completed copies of `frame` (numbers, NaN = missing) by statsmodels' `MICEData` steps:
     initial value the observed one closest to the mean; variables visited from the fewest missing
     values up; per variable an OLS on the others (with intercept), parameters drawn from
     N(estimate, covariance), predictive mean matching among the k_pmm nearest observed predictions;
-    `burn_in` cycles, then one copy every `skip` cycles."""
+    `burn_in` cycles, then one copy every `skip` cycles. With `keep`, each copy holds those columns
+    only (the same values): 20 copies of every column were 2.6 GB on 10^6 patients."""
     values = frame.to_numpy(dtype=float, copy=True)
     missing = np.isnan(values)
     n_missing = missing.sum(axis=0)
@@ -163,11 +164,13 @@ def chained_equations(frame: pd.DataFrame, m: int, burn_in: int, skip: int, rng:
             for c in order:
                 update(int(c))
 
+    columns = list(frame.columns) if keep is None else list(keep)
+    positions = [frame.columns.get_loc(column) for column in columns]
     cycles(burn_in)
     kept = []
     for _ in range(m):
         cycles(skip)
-        kept.append(pd.DataFrame(values.copy(), index=frame.index, columns=frame.columns))
+        kept.append(pd.DataFrame(values[:, positions], index=frame.index, columns=columns))
     return kept
 
 
@@ -203,7 +206,8 @@ def imputed_one_year(cohort: pd.DataFrame, m: int = M, seed: int = SEED) -> dict
     kept = {stem: [] for stem in INSTRUMENTS}
     imputing = frame.isna().any().any() and len(frame) > frame.shape[1] + 1
     if imputing:
-        for completed in chained_equations(frame, m, BURN_IN, SKIP, np.random.default_rng(seed)):
+        imputed = [f"{stem}_1y" for stem in INSTRUMENTS if f"{stem}_1y" in frame.columns]
+        for completed in chained_equations(frame, m, BURN_IN, SKIP, np.random.default_rng(seed), keep=imputed):
             for stem in INSTRUMENTS:
                 column = f"{stem}_1y"
                 source = completed if column in completed.columns else data
