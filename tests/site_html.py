@@ -2,6 +2,7 @@
 numbers, tables, images, resources, anchors and the data notice."""
 from __future__ import annotations
 
+import functools
 from functools import cached_property
 from pathlib import Path
 
@@ -19,11 +20,8 @@ def plain_quotes(text: str) -> str:
 
 
 def text_of(element: Tag) -> str:
-    """The visible text of an element: scripts and styles left out."""
-    copy = BeautifulSoup(str(element), "html.parser")
-    for hidden in copy(["script", "style"]):
-        hidden.decompose()
-    return squash(copy.get_text(" "))
+    """The visible text of an element: BeautifulSoup's get_text leaves out scripts, styles and comments."""
+    return squash(element.get_text(" "))
 
 
 def own_text(span: Tag) -> str:
@@ -45,6 +43,19 @@ def site_pages(root: Path) -> list[Path]:
     """Every HTML page of a built site but static files, downloads, highlighted source and redirects."""
     return sorted(p for p in root.rglob("*.html")
                   if not {"_static", "_downloads", "_modules"} & set(p.relative_to(root).parts) and not is_redirect(p))
+
+
+def page_at(path: Path) -> "Page":
+    """The page at `path`, parsed once per test process while the file is unchanged: several tests
+    read the same pages, and parsing is most of their time (the tests read pages, never change them)."""
+    assert path.is_file(), f"page not built: {path}"
+    stat = path.stat()
+    return _parsed(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(path: Path, mtime_ns: int, size: int) -> "Page":
+    return Page(path)
 
 
 class Page:

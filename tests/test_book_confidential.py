@@ -28,7 +28,7 @@ from books import (CHANGED, COHORT_NAME, ID_PREFIX, N_PATIENTS, RARE_LEVELS, Bui
 from cmprehab import params
 from cmprehab.data.cohort import load_cohort
 from cmprehab.report import disclosure, output_check, results
-from site_html import Page, site_pages, text_of
+from site_html import page_at, site_pages, text_of
 from test_book_html import PAGE_RESULTS, glue_roles
 
 #: The planted values as they could be printed, as whole tokens (not inside a hash or another number).
@@ -111,7 +111,7 @@ def test_every_page_says_confidential_and_never_names_the_file(output):
     pages = site_pages(output / "_build" / "html")
     assert pages
     for path in pages:
-        page = Page(path)
+        page = page_at(path)
         assert len(page.notices) == 1 and "Confidential data" in text_of(page.notices[0]), path.name
         for fragment in ("secret", "onerror", "leakcheck", perturbed_data().parent.name):
             assert fragment not in page.html, f"{path.name} names the file ({fragment!r})"
@@ -123,7 +123,7 @@ def test_pages_quote_the_confidential_results(output, cohort, monkeypatch):
     site = output / "_build" / "html" / "chapters"
     for name, make in PAGE_RESULTS.items():
         expected = make(cohort)
-        pasted = Page(site / f"{name}.html").pasted
+        pasted = page_at(site / f"{name}.html").pasted
         roles = glue_roles(name)
         assert len(pasted) == len(roles), name
         wrong = [(key, text, expected[key].text) for key, text in zip(roles, pasted) if text != expected[key].text]

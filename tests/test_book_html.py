@@ -35,7 +35,7 @@ from cmprehab.instruments import INSTRUMENTS
 from cmprehab.provenance import DataFingerprint, data_fingerprint
 from cmprehab.report import audit as reproduction
 from cmprehab.report import plain_language, results, sensitivity, tables
-from site_html import Page, plain_quotes, site_pages, text_of
+from site_html import Page, page_at, plain_quotes, site_pages, text_of
 
 ROOT = config.ROOT
 #: Pages whose figures and tables must be numbered ("Table N.M", "Fig. N.M").
@@ -98,7 +98,7 @@ class Site:
             return reproduction.audit(self.cohort)
 
     def page(self, name: str) -> Page:
-        return Page(self.root / "chapters" / f"{name}.html")
+        return page_at(self.root / "chapters" / f"{name}.html")
 
     def pages(self) -> list[Path]:
         return site_pages(self.root)
@@ -417,7 +417,7 @@ def test_every_page_names_the_synthetic_data_in_the_banner(default_site):
     assert len(pages) >= len(list((ROOT / "chapters").glob("*.ipynb")))
     problems = []
     for path in pages:
-        banners = Page(path).notices
+        banners = page_at(path).notices
         if len(banners) != 1:
             problems.append(f"{path.name}: {len(banners)} data-notice banners")
             continue
@@ -445,7 +445,7 @@ def api_pages(site: Site) -> dict[str, Page]:
 
 @functools.cache
 def _api_pages(root: Path) -> dict[str, Page]:
-    return {path.stem: Page(path) for path in sorted((root / config.API_PAGE).glob("*.html"))}
+    return {path.stem: page_at(path) for path in sorted((root / config.API_PAGE).glob("*.html"))}
 
 
 def test_every_module_has_its_api_page_with_every_public_function(default_site):
@@ -570,7 +570,7 @@ def test_a_changed_mcid_reaches_the_audit_with_its_reason(perturbed_site):
 
 def test_a_changed_mcid_is_named_on_every_page_and_in_the_methods(perturbed_site, default_site):
     for path in perturbed_site.pages():
-        banners = Page(path).notices
+        banners = page_at(path).notices
         assert banners and "mcid.nprs.threshold = 1 (default 2)" in text_of(banners[0]), path.name
     assert "Study parameters changed" not in default_site.page("00_overview").text
     methods = perturbed_site.page("02_methods").text

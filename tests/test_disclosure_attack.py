@@ -40,7 +40,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 import attack
 from books import N_PATIENTS, RARE_LEVELS, BuildFailed, perturbed_book
 from cmprehab.report import disclosure, output_check
-from site_html import Page, site_pages, text_of
+from site_html import page_at, site_pages, text_of
 
 DATA_URI = re.compile(r'href="data:text/(?:csv|plain);base64,([A-Za-z0-9+/=]+)"')
 #: For a developer: read another build of the fixture instead of the test run's perturbed book.
@@ -54,7 +54,7 @@ class Release:
         self.site = output / "_build" / "html"
         self.report = json.loads((output / "_build" / output_check.REPORT_DIR / output_check.REPORT_JSON)
                                  .read_text(encoding="utf-8"))
-        self.pages = {path: Page(path) for path in site_pages(self.site)}
+        self.pages = {path: page_at(path) for path in site_pages(self.site)}
 
     @cached_property
     def tables(self) -> dict[str, str]:
