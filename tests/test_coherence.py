@@ -108,7 +108,7 @@ def test_two_sessions_on_one_day(tmp_path):
 def test_pain_that_began_before_birth(tmp_path):
     line = 2
     age = int(value(ROWS[0], "age"))
-    too_long = math.floor((age + 1) * 365.25) + 1
+    too_long = math.floor((age + 1) * config.DAYS_PER_YEAR) + 1
     path, pid = edited(tmp_path, line, pain_duration_days=too_long)
     problem, message = only_problem(path)
     assert (problem.line, problem.patient_id, problem.column, problem.value) == (

@@ -150,14 +150,14 @@ def test_an_impossible_row_is_flagged(default_cohort, column, make, criterion):
     elif column == "n_sessions":
         broken.loc[i, "n_sessions"] = broken.loc[i, "program_days"] + 2
     else:
-        broken.loc[i, "pain_duration_days"] = round((broken.loc[i, "age"] + 2) * 365.25)
+        broken.loc[i, "pain_duration_days"] = round((broken.loc[i, "age"] + 2) * config.DAYS_PER_YEAR)
     assert any(f.startswith(criterion) for f in failed(broken))
 
 
 def test_childhood_onset_is_flagged(default_cohort):
     broken = default_cohort.copy()
     for i in broken.index[:2]:  # pain since age 5: coherent, but 2 of 274 is not "well under 1 %"
-        broken.loc[i, "pain_duration_days"] = round((broken.loc[i, "age"] - 5) * 365.25)
+        broken.loc[i, "pain_duration_days"] = round((broken.loc[i, "age"] - 5) * config.DAYS_PER_YEAR)
     assert "Pain began before age 12" in failed(broken)
 
 

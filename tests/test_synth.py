@@ -392,7 +392,7 @@ def test_rows_are_coherent(n, seed):
     several = cohort[~single]
     # At most two sessions a week on average (stricter than the validator's one a day).
     assert (several["program_days"] >= synth.DAYS_PER_EXTRA_SESSION * (several["n_sessions"] - 1)).all()
-    onset = cohort["age"] - cohort["pain_duration_days"] / 365.25
+    onset = cohort["age"] - cohort["pain_duration_days"] / config.DAYS_PER_YEAR
     assert onset.min() >= synth.MIN_ONSET_AGE
 
 
