@@ -297,6 +297,18 @@ def test_the_results_file_holds_every_traced_number_as_shown(site):
     assert traced > 100 and not problems, "\n".join(problems)
 
 
+def test_a_pages_text_leaves_out_scripts_styles_and_comments_and_a_page_is_read_again_when_it_changes(tmp_path):
+    """What the page checks read as a page's text (site_html: BeautifulSoup's get_text, which they
+    rely on to leave these out), and the per-process parse cache keyed by the file's state."""
+    path = tmp_path / "page.html"
+    path.write_text("<html><body><p>shown<script>var hidden = 1;</script></p><style>p {}</style>"
+                    "<!-- a comment --><div>also shown</div></body></html>", encoding="utf-8")
+    first = page_at(path)
+    assert first.text == "shown also shown" and page_at(path) is first
+    path.write_text("<html><body><p>changed, and longer</p></body></html>", encoding="utf-8")
+    assert page_at(path).text == "changed, and longer"
+
+
 def test_the_dagger_footnote_and_names_are_not_traced_numbers(default_site):
     """The † footnote is a sentence, a category's name a word: pasted as text, with no tooltip."""
     page = default_site.page("05_outcomes")
