@@ -55,7 +55,7 @@ from cmprehab import config
 from cmprehab.provenance import data_fingerprint
 from scripts.book_pdf import SITE_ONLY_PAGES
 from scripts.local_server import LocalServer
-from site_html import Page
+from site_html import Page, page_at
 
 ROOT = config.ROOT
 
@@ -570,12 +570,6 @@ def test_the_build_table_wraps_its_description_and_digest(visit):
 
 # --- links ----------------------------------------------------------------------------------------
 
-def anchors_of(path: Path, cache: dict = {}) -> set[str]:  # noqa: B006 - a cache on purpose
-    if path not in cache:
-        cache[path] = Page(path).anchors
-    return cache[path]
-
-
 def unresolved(links: list[dict], served) -> tuple[int, list[str]]:
     """(how many internal links, those whose file or anchor is not in the served site)."""
     broken, checked = [], 0
@@ -590,7 +584,7 @@ def unresolved(links: list[dict], served) -> tuple[int, list[str]]:
         label = f"{link['raw']!r} ({link['text'][:40]!r})"
         if not target.is_file():
             broken.append(f"{label}: no file {target.relative_to(served.root)}")
-        elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in anchors_of(target):
+        elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in page_at(target).anchors:
             broken.append(f"{label}: no id {unquote(parts.fragment)!r} in {target.relative_to(served.root)}")
     return checked, broken
 
